@@ -48,4 +48,4 @@ def _embedded_database(pgdata: Path) -> dict:
 def _ensure_database(server, name: str) -> None:
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")
     if "(1 row)" not in exists:
-        server.psql(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\';')
+        server.psql(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8';")

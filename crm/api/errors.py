@@ -1,4 +1,4 @@
-"""One mapping from every error to the envelope: {"success": false, "error": {code, message, fields}}."""
+"""One mapping from every error to the envelope {"success": false, "error": {...}}."""
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -7,16 +7,18 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from crm.errors import BusinessError
 
 
 def exception_handler(exc, context):
     if isinstance(exc, BusinessError):
+        set_rollback()
         return _error_response(exc.status, exc.code, str(exc.message), exc.fields)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"nonField": exc.messages}
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -37,14 +39,13 @@ def exception_handler(exc, context):
     code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
     message = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
     return _error_response(
-        response.status_code, str(code), str(message), {}, headers=dict(response.items())
+        response.status_code, str(code), str(message), {}, headers=response.headers
     )
 
 
 def _error_response(status_code, code, message, fields, headers=None):
     body = {"code": code, "message": message, "fields": fields}
-    response = Response(body, status=status_code, headers=headers)
-    return response
+    return Response(body, status=status_code, headers=headers)
 
 
 def _flatten(detail):

@@ -104,6 +104,8 @@ def _positive_int(params, name, default, maximum=None):
 
 def _keyset_ordering(queryset):
     order_by = list(queryset.query.order_by) or list(queryset.model._meta.ordering)
+    if not all(isinstance(name, str) for name in order_by):
+        return None
     fields = [name.lstrip("-") for name in order_by]
     descending = {name.startswith("-") for name in order_by}
     if len(fields) != 2 or fields[1] != "id" or len(descending) != 1:

@@ -1,4 +1,4 @@
-"""Settings shared by every environment. Values come from the environment (docs/configuration.md)."""
+"""Settings shared by every environment, read from the environment (docs/configuration.md)."""
 
 from datetime import timedelta
 from pathlib import Path
@@ -76,12 +76,18 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_settings(base_dir=BASE_DIR, conn_max_age=env_int("CONN_MAX_AGE", 60))}
+DATABASES = {
+    "default": database_settings(base_dir=BASE_DIR, conn_max_age=env_int("CONN_MAX_AGE", 60))
+}
+# Each request is one transaction: nothing half-written when a later step fails.
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -128,6 +134,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env_str("API_THROTTLE_RATE", "6000/min")},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Spec §4 shows money as JSON numbers.
+    "COERCE_DECIMAL_TO_STRING": False,
 }
 
 SPECTACULAR_SETTINGS = {

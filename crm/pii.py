@@ -1,0 +1,84 @@
+"""Normalising, validating and masking the personal data we hold: phone numbers and e-mails."""
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext_lazy as _
+
+MOBILE_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
+
+
+def normalize_phone(raw: str) -> str:
+    """Return the mobile number in E.164 (`+8613800138000`), or raise ValidationError.
+
+    A number without `+` is read as a number of DEFAULT_PHONE_REGION (Chinese mainland by default);
+    international numbers need their `+` prefix.
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise ValidationError(_("Enter a mobile phone number."), code="required")
+    try:
+        number = phonenumbers.parse(text, settings.DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(
+            _("Enter a valid mobile number, such as 13800138000 or +85291234567."), code="invalid"
+        ) from None
+    if (
+        not phonenumbers.is_valid_number(number)
+        or phonenumbers.number_type(number) not in MOBILE_TYPES
+    ):
+        raise ValidationError(
+            _("Enter a valid mobile number, such as 13800138000 or +85291234567."), code="invalid"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def display_phone(e164: str) -> str:
+    """Numbers of the default region without their country code (`13800138000`), others in E.164."""
+    number = phonenumbers.parse(e164)
+    if phonenumbers.region_code_for_number(number) == settings.DEFAULT_PHONE_REGION:
+        return phonenumbers.national_significant_number(number)
+    return e164
+
+
+def phone_last4(e164: str) -> str:
+    return e164[-4:]
+
+
+def normalize_email(raw: str) -> str:
+    """Lower-cased and validated; raises ValidationError with a message that says what to fix."""
+    text = (raw or "").strip().lower()
+    validate_email_address(text)
+    return text
+
+
+def validate_email_address(text: str) -> None:
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise ValidationError(
+            _("Enter a valid e-mail address, such as name@example.com."), code="invalid"
+        ) from None
+
+
+def mask_phone(phone: str) -> str:
+    """`13800138000` -> `138****8000`: the first three and the last four digits stay."""
+    if not phone:
+        return phone
+    if len(phone) <= 7:
+        return "*" * (len(phone) - 2) + phone[-2:]
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_email(email: str) -> str:
+    """`zhangsan@example.com` -> `z***n@example.com`."""
+    if not email or "@" not in email:
+        return email
+    local, domain = email.split("@", 1)
+    if len(local) <= 2:
+        return local[:1] + "*" + "@" + domain
+    return f"{local[0]}***{local[-1]}@{domain}"

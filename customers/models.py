@@ -1,0 +1,264 @@
+"""Customer records: the customer, addresses, tags and notes (spec 2.1, model 5.1)."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import F, Func, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from crm.encryption import EncryptedTextField, blind_index
+from crm.pii import phone_last4
+from customers.querysets import CustomerQuerySet
+from customers.search import name_grams
+
+# Generated numbers look like C00001; callers may choose any other number.
+GENERATED_CUSTOMER_NO = r"^C\d{5,}$"
+
+
+class NextCustomerNo(Func):
+    """`next_customer_no()`, a SQL function over a sequence (migration 0001): no gaps from
+    max()+1 races and no duplicates under concurrent inserts."""
+
+    function = "next_customer_no"
+    template = "%(function)s()"
+    output_field = models.CharField()
+
+
+class Gender(models.TextChoices):
+    MALE = "male", _("Male")
+    FEMALE = "female", _("Female")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class CustomerLevel(models.TextChoices):
+    REGULAR = "regular", _("Regular")
+    MEMBER = "member", _("Member")
+    VIP = "vip", _("VIP")
+    SVIP = "svip", _("SVIP")
+
+
+class CustomerStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    INACTIVE = "inactive", _("Inactive")
+    CHURNED = "churned", _("Churned")
+    BLOCKED = "blocked", _("Blocked")
+    ARCHIVED = "archived", _("Archived")
+
+
+class CustomerSource(models.TextChoices):
+    WALK_IN = "walk_in", _("Walk-in")
+    DINE_IN = "dine_in", _("Dine-in")
+    TAKEAWAY = "takeaway", _("Takeaway")
+    DELIVERY = "delivery", _("Delivery")
+    MINI_PROGRAM = "mini_program", _("Mini program")
+    APP = "app", _("App")
+    WECHAT = "wechat", _("WeChat")
+    WEBSITE = "website", _("Website")
+    PHONE = "phone", _("Phone booking")
+    REFERRAL = "referral", _("Referral")
+    IMPORT = "import", _("Import")
+    OTHER = "other", _("Other")
+
+
+class TagType(models.TextChoices):
+    MANUAL = "manual", _("Manual")
+    AUTO = "auto", _("Automatic")
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    type = models.CharField(_("type"), max_length=10, choices=TagType, default=TagType.MANUAL)
+    weight = models.PositiveSmallIntegerField(
+        _("weight"), default=1, help_text=_("Importance of the tag, 1 (low) to 100 (high).")
+    )
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent tag"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight__gte=1) & Q(weight__lte=100), name="tag_weight_1_to_100"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CustomerTag(models.Model):
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(_("tagged at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("customer tag")
+        verbose_name_plural = _("customer tags")
+        constraints = [
+            models.UniqueConstraint(fields=["tag", "customer"], name="customer_tag_unique"),
+        ]
+        indexes = [models.Index(fields=["customer"], name="customer_tag_customer_idx")]
+
+    def __str__(self):
+        return f"{self.customer_id}:{self.tag_id}"
+
+
+class Customer(models.Model):
+    customer_no = models.CharField(
+        _("customer number"), max_length=32, unique=True, db_default=NextCustomerNo()
+    )
+    name = models.CharField(_("name"), max_length=64)
+    # Written with the name (see save); the GIN index on it serves Chinese infix search.
+    name_grams = ArrayField(models.CharField(max_length=2), default=list, editable=False)
+    # Null only after an erasure (spec 3.3); services require a phone for every live customer.
+    phone = EncryptedTextField(_("phone"), null=True)
+    phone_index = models.BinaryField(max_length=32, unique=True, null=True, editable=False)
+    phone_last4 = models.CharField(max_length=4, editable=False)
+    email = EncryptedTextField(_("e-mail"), null=True, blank=True)
+    email_index = models.BinaryField(max_length=32, unique=True, null=True, editable=False)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender, default=Gender.UNKNOWN)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    avatar = models.URLField(_("avatar"), max_length=500, blank=True)
+    level = models.CharField(
+        _("level"), max_length=16, choices=CustomerLevel, default=CustomerLevel.REGULAR
+    )
+    points = models.IntegerField(_("points"), default=0)
+    total_spent = models.DecimalField(_("total spent"), max_digits=14, decimal_places=2, default=0)
+    order_count = models.PositiveIntegerField(_("order count"), default=0)
+    avg_order_value = models.DecimalField(
+        _("average order value"), max_digits=12, decimal_places=2, default=0
+    )
+    first_order_date = models.DateTimeField(_("first order"), null=True, blank=True)
+    last_order_date = models.DateTimeField(_("last order"), null=True, blank=True)
+    register_date = models.DateField(_("registration date"), default=timezone.localdate)
+    tags = models.ManyToManyField(
+        Tag, verbose_name=_("tags"), related_name="customers", blank=True, through=CustomerTag
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=CustomerStatus, default=CustomerStatus.ACTIVE
+    )
+    source = models.CharField(
+        _("source"), max_length=20, choices=CustomerSource, default=CustomerSource.OTHER
+    )
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = CustomerQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["name_grams", "updated_at"], m2m_fields=[tags])
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("reveal_customer_pii", _("Can see unmasked phone and e-mail")),
+            ("erase_customer", _("Can erase a customer's personal data")),
+            ("export_customer", _("Can export customers")),
+            ("import_customer", _("Can import customers")),
+            ("batch_update_customer", _("Can edit customers in batch")),
+        ]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="customer_created_idx"),
+            models.Index(fields=["total_spent", "id"], name="customer_spent_idx"),
+            models.Index(fields=["order_count", "id"], name="customer_orders_idx"),
+            models.Index(
+                F("last_order_date").desc(nulls_last=True),
+                F("id").desc(),
+                name="customer_last_order_idx",
+            ),
+            models.Index(fields=["register_date"], name="customer_register_idx"),
+            models.Index(fields=["phone_last4"], name="customer_phone_last4_idx"),
+            models.Index(fields=["level"], name="customer_level_idx"),
+            models.Index(fields=["status"], name="customer_status_idx"),
+            models.Index(fields=["source"], name="customer_source_idx"),
+            GinIndex(fields=["name_grams"], name="customer_name_grams_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gte=0), name="customer_points_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_no} {self.name}"
+
+    def save(self, *args, **kwargs):
+        # The derived search columns follow the values they index, whoever saves the row.
+        self.refresh_search_columns()
+        super().save(*args, **kwargs)
+
+    def refresh_search_columns(self) -> None:
+        self.name_grams = name_grams(self.name)
+        self.phone_index = blind_index(self.phone, purpose="phone") if self.phone else None
+        self.phone_last4 = phone_last4(self.phone) if self.phone else ""
+        self.email_index = blind_index(self.email, purpose="email") if self.email else None
+
+
+class Address(models.Model):
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="addresses"
+    )
+    label = models.CharField(_("label"), max_length=20, blank=True, help_text=_("Home, office ..."))
+    recipient = models.CharField(_("recipient"), max_length=64, blank=True)
+    phone = EncryptedTextField(_("phone"), blank=True, default="")
+    province = models.CharField(_("province"), max_length=32, blank=True)
+    city = models.CharField(_("city"), max_length=32, blank=True)
+    district = models.CharField(_("district"), max_length=32, blank=True)
+    detail = EncryptedTextField(_("street address"))
+    postal_code = models.CharField(_("postal code"), max_length=10, blank=True)
+    is_default = models.BooleanField(_("default address"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
+        ordering = ["-is_default", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(is_default=True),
+                name="address_one_default_per_customer",
+            ),
+        ]
+
+    def __str__(self):
+        return " ".join(part for part in [self.province, self.city, self.district] if part)
+
+
+class CustomerNote(models.Model):
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="notes"
+    )
+    body = models.TextField(_("note"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.body[:40]

@@ -1,0 +1,66 @@
+"""Query building for customers: search routed to the index that fits the term, and filters."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+
+from crm.encryption import blind_index
+from crm.pii import normalize_email, normalize_phone
+from customers.search import search_kind, term_grams
+
+
+class CustomerQuerySet(models.QuerySet):
+    def live(self):
+        """Customers staff work with: everything but archived ones."""
+        return self.exclude(status="archived")
+
+    def search(self, term: str):
+        """Fuzzy name, phone (full or last 4), e-mail (exact) or customer number (prefix)."""
+        term = term.strip()
+        if not term:
+            return self
+        kind = search_kind(term)
+        if kind == "email":
+            try:
+                email = normalize_email(term)
+            except ValidationError:
+                return self.none()
+            return self.filter(email_index=blind_index(email, purpose="email"))
+        if kind == "customer_no":
+            return self.filter(customer_no__startswith=term.upper())
+        digits = re.sub(r"\D", "", term)
+        if kind == "phone_last4":
+            return self.filter(phone_last4=digits)
+        if kind == "phone":
+            try:
+                phone = normalize_phone(term)
+            except ValidationError:
+                return self.filter(customer_no__startswith=f"C{digits}")
+            return self.filter(phone_index=blind_index(phone, purpose="phone"))
+        if kind == "customer_no_digits":
+            return self.filter(customer_no__startswith=f"C{digits}")
+        return self.search_name(term)
+
+    def search_name(self, term: str):
+        grams = term_grams(term)
+        queryset = self.filter(name_grams__contains=grams)
+        if len(term.strip()) >= 3:
+            # Holding every bigram does not prove the order; the recheck runs only on GIN hits.
+            queryset = queryset.filter(name__icontains=" ".join(term.split()))
+        return queryset
+
+    def with_any_tag(self, names):
+        from customers.models import CustomerTag
+
+        tagged = CustomerTag.objects.filter(customer=OuterRef("pk"), tag__name__in=names)
+        return self.filter(Exists(tagged))
+
+    def registered_between(self, start=None, end=None):
+        condition = Q()
+        if start:
+            condition &= Q(register_date__gte=start)
+        if end:
+            condition &= Q(register_date__lte=end)
+        return self.filter(condition)

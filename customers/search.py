@@ -1,0 +1,49 @@
+"""Chinese-aware name search that works the same under any database locale.
+
+pg_trgm ignores Chinese characters under the `C` locale and cannot narrow 1- or 2-character
+infixes under any locale (reference/postgres-limits.md), so each name carries the set of its
+unigrams and bigrams in an indexed `text[]`. A term of one character matches names holding that
+unigram; a longer term matches names holding all of its bigrams, and for three or more characters
+a substring recheck removes names that hold the bigrams in another order.
+"""
+
+import re
+
+PHONE_CHARS = re.compile(r"^\+?[\d\s\-()]+$")
+CUSTOMER_NO = re.compile(r"^[Cc]\d+$")
+
+
+def normalize_name(name: str) -> str:
+    return " ".join(name.split()).lower()
+
+
+def name_grams(name: str) -> list[str]:
+    """The distinct unigrams and bigrams of a name, lower-cased, spaces excluded, sorted."""
+    text = normalize_name(name)
+    grams = {char for char in text if not char.isspace()}
+    grams.update(text[i : i + 2] for i in range(len(text) - 1) if " " not in text[i : i + 2])
+    return sorted(grams)
+
+
+def term_grams(term: str) -> list[str]:
+    """The grams a name must hold to contain `term`."""
+    text = normalize_name(term)
+    if len(text) == 1:
+        return [text]
+    return sorted({text[i : i + 2] for i in range(len(text) - 1) if " " not in text[i : i + 2]})
+
+
+def search_kind(term: str) -> str:
+    """Route a term to the one index that fits its shape (DESIGN.md, scale)."""
+    if "@" in term:
+        return "email"
+    if CUSTOMER_NO.match(term):
+        return "customer_no"
+    if PHONE_CHARS.match(term):
+        digits = re.sub(r"\D", "", term)
+        if len(digits) == 4:
+            return "phone_last4"
+        if len(digits) >= 7:
+            return "phone"
+        return "customer_no_digits"
+    return "name"

@@ -1,0 +1,391 @@
+"""Business actions on customer records. Each is one transaction and writes its history and audit.
+
+Views, the admin, imports and commands all call these, so a rule lives in one place.
+"""
+
+import re
+from collections.abc import Iterable
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.audit import record_event
+from crm.errors import BusinessError, Conflict, NotAllowed
+from crm.pii import normalize_email, normalize_phone
+from customers.models import (
+    GENERATED_CUSTOMER_NO,
+    Address,
+    Customer,
+    CustomerNote,
+    CustomerStatus,
+    CustomerTag,
+    Tag,
+)
+
+# Fields a create or update may set; the rest are owned by other services (DESIGN.md: level and
+# points by membership, order totals by order recording, status changes by churn or staff).
+PROFILE_FIELDS = [
+    "name",
+    "phone",
+    "email",
+    "gender",
+    "birthday",
+    "avatar",
+    "source",
+    "register_date",
+]
+UPDATABLE_FIELDS = [*PROFILE_FIELDS, "status"]
+VERIFIED_FIELDS = {"phone", "email"}
+BATCH_FIELDS = {"status", "source"}
+BATCH_LIMIT = 10_000
+
+
+class DuplicatePhone(Conflict):
+    code = "duplicate_phone"
+
+    def __init__(self):
+        message = _("A customer with this phone number already exists.")
+        super().__init__(message, fields={"phone": [str(message)]})
+
+
+class DuplicateEmail(Conflict):
+    code = "duplicate_email"
+
+    def __init__(self):
+        message = _("A customer with this e-mail address already exists.")
+        super().__init__(message, fields={"email": [str(message)]})
+
+
+class DuplicateCustomerNo(Conflict):
+    code = "duplicate_customer_no"
+
+    def __init__(self):
+        message = _("This customer number is already taken; choose another one.")
+        super().__init__(message, fields={"customerNo": [str(message)]})
+
+
+class VerificationFailed(NotAllowed):
+    code = "verification_failed"
+    default_message = _(
+        "Changing a phone number or e-mail needs re-verification: send your own password as "
+        '"verification": {"password": "..."}.'
+    )
+
+
+UNIQUE_ERRORS = {
+    "customers_customer_phone_index_key": DuplicatePhone,
+    "customers_customer_email_index_key": DuplicateEmail,
+    "customers_customer_customer_no_key": DuplicateCustomerNo,
+}
+
+
+def customer_create(
+    *,
+    actor,
+    name: str,
+    phone: str,
+    email: str | None = None,
+    gender: str = "unknown",
+    birthday: date | None = None,
+    avatar: str = "",
+    source: str = "other",
+    register_date: date | None = None,
+    customer_no: str | None = None,
+    tags: Iterable[str] = (),
+    addresses: Iterable[dict] = (),
+    note: str = "",
+    reason: str = "",
+) -> Customer:
+    """Create a customer. Phone is required and unique, e-mail unique; both are normalised.
+
+    Raises ValidationError for bad values and DuplicatePhone/DuplicateEmail/DuplicateCustomerNo.
+    """
+    customer = Customer(
+        name=name,
+        phone=_clean_phone(phone),
+        email=_clean_email(email),
+        gender=gender,
+        birthday=birthday,
+        avatar=avatar or "",
+        source=source,
+        register_date=register_date or timezone.localdate(),
+    )
+    if customer_no:
+        customer.customer_no = _clean_customer_no(customer_no)
+    customer.full_clean(exclude=["customer_no", "phone_index", "email_index", "phone_last4"])
+    with transaction.atomic():
+        _check_unique(customer)
+        customer._history_user = actor
+        customer._change_reason = reason or str(_("Created"))
+        _save_unique(customer)
+        if tags:
+            _add_tags(customer, tags_get_or_create(tags))
+        for address in addresses:
+            address_add(customer=customer, actor=actor, **address)
+        if note:
+            CustomerNote.objects.create(customer=customer, body=note, author=actor)
+        record_event(action="create", actor=actor, obj=customer, summary={"source": source})
+    return customer
+
+
+def customer_update(
+    *,
+    customer: Customer,
+    actor,
+    changes: dict,
+    tags: Iterable[str] | None = None,
+    verification_password: str | None = None,
+    reason: str = "",
+) -> Customer:
+    """Change profile fields or the status (UPDATABLE_FIELDS) and, when given, replace the tags.
+
+    Changing phone or e-mail needs the actor's own password (spec 2.1.2, 敏感信息修改需要验证):
+    without it, or with a wrong one, VerificationFailed and nothing changes.
+    """
+    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise BusinessError(
+            _("These fields cannot be changed here: %s.") % ", ".join(sorted(unknown))
+        )
+    changes = dict(changes)
+    if "phone" in changes:
+        changes["phone"] = _clean_phone(changes["phone"])
+    if "email" in changes:
+        changes["email"] = _clean_email(changes["email"])
+    changed = {name for name, value in changes.items() if getattr(customer, name) != value}
+    if changed & VERIFIED_FIELDS and not _verified(actor, verification_password):
+        raise VerificationFailed()
+    for name in changed:
+        setattr(customer, name, changes[name])
+    customer.full_clean(exclude=["customer_no", "phone_index", "email_index", "phone_last4"])
+    with transaction.atomic():
+        if changed & {"phone", "email"}:
+            _check_unique(customer)
+        if changed:
+            customer._history_user = actor
+            customer._change_reason = reason or str(_("Edited"))
+            _save_unique(customer)
+        tags_changed = tags is not None and _replace_tags(customer, tags)
+        if changed or tags_changed:
+            summary = {"fields": sorted(changed | ({"tags"} if tags_changed else set()))}
+            record_event(action="update", actor=actor, obj=customer, summary=summary)
+    return customer
+
+
+def customers_batch_update(
+    *,
+    actor,
+    customers: QuerySet,
+    set_fields: dict,
+    add_tags: Iterable[str] = (),
+    remove_tags: Iterable[str] = (),
+    reason: str = "",
+) -> int:
+    """Apply the same status/source and tag changes to many customers, all or nothing.
+
+    Every changed customer gets a history record; returns how many customers changed.
+    """
+    unknown = set(set_fields) - BATCH_FIELDS
+    if unknown:
+        raise BusinessError(
+            _("Batch edit can set only %(allowed)s, not %(fields)s.")
+            % {"allowed": ", ".join(sorted(BATCH_FIELDS)), "fields": ", ".join(sorted(unknown))}
+        )
+    for name, value in set_fields.items():
+        Customer._meta.get_field(name).clean(value, None)
+    ids = list(customers.order_by().values_list("pk", flat=True)[: BATCH_LIMIT + 1])
+    if len(ids) > BATCH_LIMIT:
+        raise BusinessError(
+            _("A batch edit may change at most %(limit)s customers; narrow the filter.")
+            % {"limit": BATCH_LIMIT}
+        )
+    added = tags_get_or_create(add_tags)
+    removed = list(Tag.objects.filter(name__in=list(remove_tags)))
+    updated = 0
+    with transaction.atomic():
+        for customer in Customer.objects.filter(pk__in=ids).select_for_update().order_by("pk"):
+            if _apply_batch(customer, actor, set_fields, added, removed, reason):
+                updated += 1
+        record_event(
+            action="batch_update",
+            actor=actor,
+            object_type="customers.customer",
+            summary={
+                "set": set_fields,
+                "addTags": [tag.name for tag in added],
+                "removeTags": [tag.name for tag in removed],
+                "matched": len(ids),
+                "updated": updated,
+            },
+        )
+    return updated
+
+
+def customer_archive(*, customer: Customer, actor, reason: str = "") -> Customer:
+    """Staff "delete": the record stays, with status archived, and can be restored by an edit."""
+    with transaction.atomic():
+        customer.status = CustomerStatus.ARCHIVED
+        customer._history_user = actor
+        customer._change_reason = reason or str(_("Archived"))
+        customer.save()
+        record_event(action="delete", actor=actor, obj=customer, summary={"reason": reason})
+    return customer
+
+
+def customer_erase(*, customer: Customer, actor, reason: str) -> Customer:
+    """Anonymise a customer's personal data for a privacy request, in the record and its history.
+
+    Order totals stay (they are the restaurant's figures); the person can no longer be identified.
+    """
+    if not reason.strip():
+        raise ValidationError({"reason": [_("Say why the customer is erased.")]})
+    with transaction.atomic():
+        customer.name = str(_("Erased customer"))
+        customer.phone = None
+        customer.email = None
+        customer.birthday = None
+        customer.avatar = ""
+        customer.gender = "unknown"
+        customer.status = CustomerStatus.ARCHIVED
+        customer.erased_at = timezone.now()
+        customer.save()
+        customer.addresses.all().delete()
+        customer.notes.all().delete()
+        customer.history.all().update(
+            name=customer.name,
+            phone=None,
+            email=None,
+            phone_index=None,
+            email_index=None,
+            phone_last4="",
+            birthday=None,
+            avatar="",
+        )
+        Address.history.filter(customer_id=customer.pk).delete()
+        record_event(action="erase", actor=actor, obj=customer, summary={"reason": reason})
+    return customer
+
+
+def address_add(*, customer: Customer, actor, is_default: bool = False, **fields) -> Address:
+    """Add an address; the first one, or one marked default, becomes the only default."""
+    if fields.get("phone"):
+        fields["phone"] = _clean_phone(fields["phone"])
+    address = Address(customer=customer, **fields)
+    address.full_clean(exclude=["customer", "is_default"])
+    with transaction.atomic():
+        has_default = customer.addresses.filter(is_default=True).exists()
+        address.is_default = is_default or not has_default
+        if address.is_default and has_default:
+            for old in customer.addresses.filter(is_default=True):
+                old.is_default = False
+                old._history_user = actor
+                old.save(update_fields=["is_default"])
+        address._history_user = actor
+        address.save()
+    return address
+
+
+def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
+    """The manual tags with these names, created when missing."""
+    cleaned = sorted({name.strip() for name in names if name and name.strip()})
+    for name in cleaned:
+        if len(name) > Tag._meta.get_field("name").max_length:
+            raise ValidationError({"tags": [_("A tag name has at most 50 characters.")]})
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=cleaned)}
+    for name in cleaned:
+        if name not in existing:
+            existing[name], _created = Tag.objects.get_or_create(name=name)
+    return [existing[name] for name in cleaned]
+
+
+def _apply_batch(customer, actor, set_fields, added, removed, reason) -> bool:
+    changed = [name for name, value in set_fields.items() if getattr(customer, name) != value]
+    for name in changed:
+        setattr(customer, name, set_fields[name])
+    if changed:
+        customer._history_user = actor
+        customer._change_reason = reason or str(_("Batch edit"))
+        customer.save(update_fields=[*changed, "updated_at"])
+    current = set(customer.tags.values_list("pk", flat=True))
+    to_add = [tag for tag in added if tag.pk not in current]
+    to_remove = [tag for tag in removed if tag.pk in current]
+    if to_add or to_remove:
+        customer._history_user = actor
+        customer.tags.add(*to_add)
+        customer.tags.remove(*to_remove)
+    return bool(changed or to_add or to_remove)
+
+
+def _add_tags(customer: Customer, tags: list[Tag]) -> None:
+    CustomerTag.objects.bulk_create(
+        [CustomerTag(customer=customer, tag=tag) for tag in tags], ignore_conflicts=True
+    )
+
+
+def _replace_tags(customer: Customer, names: Iterable[str]) -> bool:
+    wanted = {tag.pk: tag for tag in tags_get_or_create(names)}
+    current = set(customer.tags.values_list("pk", flat=True))
+    if current == set(wanted):
+        return False
+    customer.tags.set(list(wanted.values()))
+    return True
+
+
+def _clean_phone(phone: str) -> str:
+    try:
+        return normalize_phone(phone)
+    except ValidationError as error:
+        raise ValidationError({"phone": error.messages}) from None
+
+
+def _clean_email(email: str | None) -> str | None:
+    if email is None or not email.strip():
+        return None
+    try:
+        return normalize_email(email)
+    except ValidationError as error:
+        raise ValidationError({"email": error.messages}) from None
+
+
+def _clean_customer_no(customer_no: str) -> str:
+    customer_no = customer_no.strip()
+    if re.match(GENERATED_CUSTOMER_NO, customer_no):
+        raise ValidationError(
+            {"customerNo": [_("Numbers like C00001 are generated; choose another format.")]}
+        )
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", customer_no):
+        raise ValidationError({"customerNo": [_("Use up to 32 letters, digits, '-' or '_'.")]})
+    return customer_no
+
+
+def _check_unique(customer: Customer) -> None:
+    """Clear 409s for the common case; _save_unique covers the race between two requests."""
+    customer.refresh_search_columns()
+    others = Customer.objects.exclude(pk=customer.pk)
+    if customer.phone_index and others.filter(phone_index=customer.phone_index).exists():
+        raise DuplicatePhone()
+    if customer.email_index and others.filter(email_index=customer.email_index).exists():
+        raise DuplicateEmail()
+    # An unset number is still a DatabaseDefault here: the database generates it on insert.
+    chosen_no = customer.customer_no if isinstance(customer.customer_no, str) else None
+    if customer._state.adding and chosen_no and others.filter(customer_no=chosen_no).exists():
+        raise DuplicateCustomerNo()
+
+
+def _save_unique(customer: Customer) -> None:
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as error:
+        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+        if constraint in UNIQUE_ERRORS:
+            raise UNIQUE_ERRORS[constraint]() from None
+        raise
+
+
+def _verified(actor, password: str | None) -> bool:
+    return bool(password) and actor is not None and actor.check_password(password)

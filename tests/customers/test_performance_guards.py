@@ -1,0 +1,103 @@
+"""Guards for DESIGN.md's scale rules: capped query counts and index use (plans, not timings)."""
+
+import json
+
+import pytest
+from django.db import connection
+
+from customers.models import Customer
+
+pytestmark = pytest.mark.django_db
+
+
+def plan(queryset) -> str:
+    """The plan PostgreSQL picks with sequential scans disabled: an index that can serve the
+    query shows up; one that cannot leaves a Seq Scan in the plan."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        return json.dumps(cursor.fetchone()[0])
+
+
+@pytest.fixture
+def some_customers(make_customer):
+    for index in range(30):
+        make_customer(name=f"王{index}芳", email=f"c{index}@example.com")
+
+
+@pytest.mark.parametrize(
+    ("term", "index"),
+    [
+        ("王芳", "customer_name_grams_idx"),
+        ("王", "customer_name_grams_idx"),
+        ("13800000001", "customers_customer_phone_index_key"),
+        ("0001", "customer_phone_last4_idx"),
+        ("c3@example.com", "customers_customer_email_index_key"),
+        ("C0001", "customers_customer_customer_no"),
+    ],
+)
+def test_each_search_kind_uses_its_index(some_customers, term, index):
+    query_plan = plan(Customer.objects.search(term).order_by())
+    assert index in query_plan
+    assert "Seq Scan" not in query_plan
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        ({"level": "svip"}, "customer_level_idx"),
+        ({"status": "blocked"}, "customer_status_idx"),
+        ({"source": "app"}, "customer_source_idx"),
+        ({"register_date__gte": "2024-01-01"}, "customer_register_idx"),
+    ],
+)
+def test_filters_use_their_indexes(some_customers, filters, index):
+    assert index in plan(Customer.objects.filter(**filters).order_by())
+
+
+@pytest.mark.parametrize(
+    ("ordering", "index"),
+    [
+        ("-createdAt", "customer_created_idx"),
+        ("totalSpent", "customer_spent_idx"),
+        ("-orderCount", "customer_orders_idx"),
+        ("-lastOrderDate", "customer_last_order_idx"),
+        ("lastOrderDate", "customer_last_order_idx"),
+    ],
+)
+def test_list_orderings_walk_an_index(some_customers, ordering, index):
+    from customers.api.filters import order_by_for
+
+    query_plan = plan(Customer.objects.order_by(*order_by_for(ordering))[:20])
+    assert index in query_plan
+    assert '"Node Type": "Sort"' not in query_plan
+
+
+def test_list_query_count_does_not_grow_with_rows(
+    api_client, make_user, make_customer, django_assert_max_num_queries
+):
+    manager = make_user("boss", roles=["manager"])
+    for index in range(25):
+        make_customer(name=f"客{index}", tags=["美食爱好者", "素食"])
+    client = api_client(manager)
+    # savepoint pair (ATOMIC_REQUESTS inside the test's transaction), 2 permission lookups,
+    # count, page, tags prefetch, reveal audit event
+    with django_assert_max_num_queries(8):
+        response = client.get("/api/v1/customers", {"limit": 20})
+    assert len(response.json()["data"]["items"]) == 20
+
+
+def test_detail_query_count_is_capped(
+    api_client, make_user, make_customer, django_assert_max_num_queries
+):
+    manager = make_user("boss", roles=["manager"])
+    customer = make_customer(
+        tags=["美食爱好者", "素食"],
+        addresses=[{"detail": "建国路1号"}, {"detail": "人民路2号"}],
+        note="靠窗",
+    )
+    # savepoint pair, 2 permission lookups, customer, tags, addresses, notes, reveal audit event
+    with django_assert_max_num_queries(9):
+        response = api_client(manager).get(f"/api/v1/customers/{customer.pk}")
+    assert response.status_code == 200
