@@ -1,0 +1,845 @@
+"""Staff screens for customers, tags and addresses (spec 2.1, 6.1, 6.2).
+
+Built to stay fast at a million customers (DESIGN.md, "Scale"):
+- search goes through `Customer.objects.search`, which routes the term to one index; Django's
+  `search_fields` LIKE is never used (`search_fields` is set only so that the box shows);
+- one count per page, and for the unfiltered list an estimate from `pg_class.reltuples`
+  (`show_full_result_count = False`, no facets);
+- every filter is over a field with choices or a small table, so no `SELECT DISTINCT`.
+
+Writes go through customers.services, so the admin obeys the same rules as the API: create,
+update (phone and e-mail changes ask for the staff member's password), batch edit, and "delete",
+which archives.
+"""
+
+import dataclasses
+from datetime import date
+
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import (
+    IS_POPUP_VAR,
+    ORDER_VAR,
+    PAGE_VAR,
+    TO_FIELD_VAR,
+)
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import connection, transaction
+from django.db.models import F
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
+
+from crm import admin_site
+from crm.admin_audit import AuditedModelAdmin
+from crm.audit import record_event
+from crm.errors import BusinessError
+from customers import kpis, services
+from customers.admin_forms import (
+    AddressForm,
+    AddressInlineFormSet,
+    AddTagsForm,
+    ChangeStatusForm,
+    CustomerAdminForm,
+    RemoveTagsForm,
+    mask_text,
+    service_errors,
+)
+from customers.models import (
+    Address,
+    Customer,
+    CustomerNote,
+    CustomerStatus,
+    Tag,
+)
+from customers.pii_access import can_reveal, record_reveal, shown_email, shown_phone
+
+# Below this many rows an exact COUNT is cheap and the estimate may be stale: count exactly.
+ESTIMATE_ABOVE = 100_000
+# Query parameters that do not narrow the list.
+NON_FILTER_PARAMS = {PAGE_VAR, ORDER_VAR, IS_POPUP_VAR, TO_FIELD_VAR, "e"}
+SERVICE_ERRORS = (ValidationError, BusinessError)
+
+
+# --- counting ------------------------------------------------------------------------------
+
+
+def estimated_rows(model) -> int:
+    """The planner's row estimate for the model's table (kept by autovacuum / ANALYZE)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+            [model._meta.db_table],
+        )
+        row = cursor.fetchone()
+    return max(row[0], 0) if row else 0
+
+
+def estimated_live_customers() -> int | None:
+    """Customers but archived ones, estimated; None when the table is small enough to count."""
+    rows = estimated_rows(Customer)
+    if rows < ESTIMATE_ABOVE:
+        return None
+    # Archived customers are few and indexed by status: counting them exactly is cheap.
+    archived = Customer.objects.filter(status=CustomerStatus.ARCHIVED).count()
+    return max(rows - archived, 0)
+
+
+def estimated_addresses() -> int | None:
+    rows = estimated_rows(Address)
+    return rows if rows >= ESTIMATE_ABOVE else None
+
+
+class EstimatingPaginator(Paginator):
+    """Counts exactly, except when given an `estimate` function that returns a number."""
+
+    def __init__(self, *args, estimate=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.estimate = estimate
+
+    @cached_property
+    def count(self):
+        if self.estimate is not None:
+            estimated = self.estimate()
+            if estimated is not None:
+                return estimated
+        return super().count
+
+
+def is_unfiltered(request) -> bool:
+    return not any(value for key, value in request.GET.items() if key not in NON_FILTER_PARAMS)
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """By status; archived customers (staff "deleted" them) are left out unless asked for."""
+
+    title = _("status")
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return [*CustomerStatus.choices, (self.ALL, _("All, archived included"))]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset.live()
+        if value == self.ALL:
+            return queryset
+        if value not in CustomerStatus.values:
+            raise IncorrectLookupParameters(value)
+        return queryset.filter(status=value)
+
+    def choices(self, changelist):
+        choices = list(super().choices(changelist))
+        # The first choice is the one without a value: here, every customer but archived ones.
+        choices[0]["display"] = _("All but archived")
+        return choices
+
+
+class TagFilter(admin.SimpleListFilter):
+    """By tag; tags are few (a small table), so listing them costs nothing."""
+
+    title = _("tag")
+    parameter_name = "tag"
+    MAX_TAGS = 200
+
+    def lookups(self, request, model_admin):
+        names = Tag.objects.order_by("name").values_list("name", flat=True)[: self.MAX_TAGS]
+        return [(name, name) for name in names]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.with_any_tag([self.value()])
+        return queryset
+
+
+class RegisterDateFilter(admin.ListFilter):
+    """Registration date from / to (inclusive), entered as two dates."""
+
+    title = _("registration date")
+    template = "admin/customers/customer/date_range_filter.html"
+    FROM = "register_from"
+    TO = "register_to"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.dates = {}
+        for name in (self.FROM, self.TO):
+            if name in params:
+                value = params.pop(name)[-1]
+                self.used_parameters[name] = value
+                if value:
+                    try:
+                        self.dates[name] = date.fromisoformat(value)
+                    except ValueError:
+                        raise IncorrectLookupParameters(name) from None
+
+    def has_output(self):
+        return True
+
+    def expected_parameters(self):
+        return [self.FROM, self.TO]
+
+    def queryset(self, request, queryset):
+        if not self.dates:
+            return queryset
+        return queryset.registered_between(self.dates.get(self.FROM), self.dates.get(self.TO))
+
+    def choices(self, changelist):
+        kept = [
+            (key, value)
+            for key, value in changelist.params.items()
+            if key not in {self.FROM, self.TO, PAGE_VAR}
+        ]
+        yield {
+            "selected": bool(self.dates),
+            "from": self.used_parameters.get(self.FROM, ""),
+            "to": self.used_parameters.get(self.TO, ""),
+            "from_name": self.FROM,
+            "to_name": self.TO,
+            "hidden": kept,
+            "clear_query_string": changelist.get_query_string(remove=[self.FROM, self.TO]),
+        }
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+def _batch_action(modeladmin, request, queryset, *, form_class, title, apply):
+    """Show the action's form; when it is submitted valid, apply it to the selected customers."""
+    if "apply" in request.POST:
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                updated = apply(form)
+            except SERVICE_ERRORS as error:
+                for messages_ in service_errors(error).values():
+                    for message in messages_:
+                        modeladmin.message_user(request, message, messages.ERROR)
+                return None
+            modeladmin.message_user(
+                request,
+                ngettext("%(count)d customer changed.", "%(count)d customers changed.", updated)
+                % {"count": updated},
+                messages.SUCCESS,
+            )
+            return None
+    else:
+        form = form_class()
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "form": form,
+        "opts": modeladmin.opts,
+        "action": request.POST.get("action"),
+        "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "count": queryset.count(),
+        "media": modeladmin.media + form.media,
+    }
+    return TemplateResponse(request, "admin/customers/customer/batch_action.html", context)
+
+
+@admin.action(description=_("Add tags to the selected customers"), permissions=["batch_update"])
+def add_tags(modeladmin, request, queryset):
+    return _batch_action(
+        modeladmin,
+        request,
+        queryset,
+        form_class=AddTagsForm,
+        title=_("Add tags"),
+        apply=lambda form: services.customers_batch_update(
+            actor=request.user,
+            customers=queryset,
+            set_fields={},
+            add_tags=form.tag_names(),
+            reason=form.cleaned_data["reason"],
+        ),
+    )
+
+
+@admin.action(
+    description=_("Remove tags from the selected customers"), permissions=["batch_update"]
+)
+def remove_tags(modeladmin, request, queryset):
+    return _batch_action(
+        modeladmin,
+        request,
+        queryset,
+        form_class=RemoveTagsForm,
+        title=_("Remove tags"),
+        apply=lambda form: services.customers_batch_update(
+            actor=request.user,
+            customers=queryset,
+            set_fields={},
+            remove_tags=form.tag_names(),
+            reason=form.cleaned_data["reason"],
+        ),
+    )
+
+
+@admin.action(
+    description=_("Change the status of the selected customers"), permissions=["batch_update"]
+)
+def change_status(modeladmin, request, queryset):
+    return _batch_action(
+        modeladmin,
+        request,
+        queryset,
+        form_class=ChangeStatusForm,
+        title=_("Change status"),
+        apply=lambda form: services.customers_batch_update(
+            actor=request.user,
+            customers=queryset,
+            set_fields={"status": form.cleaned_data["status"]},
+            reason=form.cleaned_data["reason"],
+        ),
+    )
+
+
+@admin.action(description=_("Archive the selected customers"), permissions=["delete"])
+def archive_selected(modeladmin, request, queryset):
+    """Staff "delete": the records stay, with status archived (services.customer_archive)."""
+    customers = list(queryset.exclude(status=CustomerStatus.ARCHIVED)[: services.BATCH_LIMIT])
+    with transaction.atomic():
+        for customer in customers:
+            services.customer_archive(customer=customer, actor=request.user)
+    modeladmin.message_user(
+        request,
+        ngettext("%(count)d customer archived.", "%(count)d customers archived.", len(customers))
+        % {"count": len(customers)},
+        messages.SUCCESS,
+    )
+
+
+# --- inlines -------------------------------------------------------------------------------
+
+
+class AddressInline(admin.TabularInline):
+    model = Address
+    form = AddressForm
+    formset = AddressInlineFormSet
+    extra = 0
+    fields = AddressForm.Meta.fields
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.reveal = can_reveal(request.user)
+        return formset
+
+
+class CustomerNoteInline(admin.TabularInline):
+    """Notes are a record of what was said: they are added, not edited."""
+
+    model = CustomerNote
+    extra = 1
+    fields = ("body", "author", "created_at")
+    readonly_fields = ("author", "created_at")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+
+# --- history -------------------------------------------------------------------------------
+
+HIDDEN_HISTORY_FIELDS = {"phone_index", "email_index", "phone_last4", "name_grams"}
+
+
+class MaskedHistoryContextHelper(HistoricalRecordContextHelper):
+    """History changes with phone and e-mail masked for users who may not see them."""
+
+    def __init__(self, model, historical_record, *, reveal: bool):
+        super().__init__(model, historical_record)
+        self.reveal = reveal
+
+    def context_for_delta_changes(self, delta):
+        shown = [c for c in delta.changes if c.field not in HIDDEN_HISTORY_FIELDS]
+        return super().context_for_delta_changes(dataclasses.replace(delta, changes=shown))
+
+    def prepare_delta_change_value(self, change, value):
+        if change.field == "phone":
+            return shown_phone(value, reveal=self.reveal) or ""
+        if change.field == "email":
+            return shown_email(value, reveal=self.reveal) or ""
+        return super().prepare_delta_change_value(change, value)
+
+
+# --- customers -----------------------------------------------------------------------------
+
+
+@admin.register(Customer)
+class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
+    form = CustomerAdminForm
+    list_display = (
+        "customer_no",
+        "name",
+        "phone_display",
+        "level",
+        "total_spent",
+        "order_count",
+        "last_order_display",
+        "status",
+        "tag_list",
+    )
+    list_display_links = ("customer_no", "name")
+    # Every filter has choices or reads a small table: no SELECT DISTINCT over customers.
+    list_filter = (
+        "level",
+        StatusFilter,
+        "source",
+        TagFilter,
+        RegisterDateFilter,
+    )
+    # Only so that Django shows the search box; get_search_results does the searching.
+    search_fields = ("name",)
+    search_help_text = _("Name, phone (full or last 4 digits), e-mail or customer number.")
+    # Sorting only by indexed columns.
+    sortable_by = ("customer_no", "total_spent", "order_count", "last_order_display")
+    ordering = ("-created_at", "-id")
+    list_per_page = 50
+    list_max_show_all = 200
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    actions = (add_tags, remove_tags, change_status, archive_selected)
+    inlines = (AddressInline, CustomerNoteInline)
+    change_form_template = "admin/customers/customer/change_form.html"
+    delete_confirmation_template = "admin/customers/customer/archive_confirmation.html"
+    readonly_fields = (
+        "customer_no",
+        "level",
+        "points",
+        "total_spent",
+        "order_count",
+        "avg_order_value",
+        "first_order_date",
+        "last_order_date",
+        "created_at",
+        "updated_at",
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "customer_no",
+                    ("name", "gender"),
+                    ("phone", "email"),
+                    ("birthday", "register_date"),
+                    ("source", "avatar"),
+                    "customer_tags",
+                )
+            },
+        ),
+    )
+    fieldsets = (
+        (
+            _("Basic information"),
+            {
+                "fields": (
+                    ("customer_no", "level"),
+                    ("name", "gender"),
+                    ("phone", "email"),
+                    ("birthday", "register_date"),
+                    ("source", "status"),
+                    "avatar",
+                    "customer_tags",
+                )
+            },
+        ),
+        (
+            _("Consumption"),
+            {
+                "fields": (
+                    ("total_spent", "order_count", "avg_order_value"),
+                    ("points", "first_order_date", "last_order_date"),
+                )
+            },
+        ),
+        (
+            _("Re-verification and history"),
+            {
+                "fields": ("verification_password", "change_reason"),
+                "description": _(
+                    "Changing the phone number or e-mail needs your own password. "
+                    "The reason is kept in the customer's history."
+                ),
+            },
+        ),
+        (_("Record"), {"classes": ("collapse",), "fields": (("created_at", "updated_at"),)}),
+    )
+
+    # --- list ---
+
+    @admin.display(description=_("phone"))
+    def phone_display(self, customer):
+        return shown_phone(customer.phone, reveal=getattr(customer, "pii_revealed", False)) or "-"
+
+    @admin.display(
+        description=_("last order"),
+        ordering=F("last_order_date").desc(nulls_last=True),
+    )
+    def last_order_display(self, customer):
+        return customer.last_order_date
+
+    @admin.display(description=_("tags"))
+    def tag_list(self, customer):
+        return ", ".join(tag.name for tag in customer.tags.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tags")
+
+    def get_search_results(self, request, queryset, search_term):
+        # The term goes to the one index that fits its shape (customers.querysets.search).
+        return queryset.search(search_term), False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        estimate = estimated_live_customers if is_unfiltered(request) else None
+        return EstimatingPaginator(
+            queryset, per_page, orphans, allow_empty_first_page, estimate=estimate
+        )
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        if request.method == "GET" and can_reveal(request.user):
+            # Evaluated here once; the template reuses the cached rows.
+            rows = list(changelist.result_list)
+            for customer in rows:
+                customer.pii_revealed = True
+            record_reveal(actor=request.user, customers=rows, context="admin_list")
+        return changelist
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Customers are archived, never deleted: "archive selected" replaces "delete selected".
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_batch_update_permission(self, request):
+        return request.user.has_perm("customers.batch_update_customer")
+
+    # --- change form ---
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            # A chosen customer number is allowed on creation (spec 2.1.1, 可自定义的客户编号).
+            return [f for f in self.readonly_fields if f != "customer_no"]
+        return self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        # Addresses and notes are added once the customer exists.
+        return self.inlines if obj is not None else ()
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user
+        form.reveal = can_reveal(request.user)
+        form.service_errors = getattr(request, "_customer_service_errors", None)
+        return form
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _ServiceRejected as rejected:
+            # The service refused the save (rolled back with the view's transaction): show the
+            # same form again, with its errors on the fields they concern.
+            request._customer_service_errors = rejected.errors
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and request.method == "GET" and can_reveal(request.user):
+            record_reveal(actor=request.user, customers=[obj], context="admin_detail")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = self._update(request, obj, form) if change else self._create(request, form)
+        except SERVICE_ERRORS as error:
+            errors = service_errors(error)
+            if isinstance(error, services.VerificationFailed):
+                errors = {
+                    "verification_password": [
+                        gettext("Enter your own password to change the phone number or e-mail.")
+                    ]
+                }
+            raise _ServiceRejected(errors) from error
+        # The admin goes on with `obj` (related objects, messages, redirect): make it the saved row.
+        obj.__dict__.update(saved.__dict__)
+
+    def _create(self, request, form):
+        data = form.cleaned_data
+        return services.customer_create(
+            actor=request.user,
+            name=data["name"],
+            phone=data["phone"],
+            email=data.get("email") or None,
+            gender=data["gender"],
+            birthday=data.get("birthday"),
+            avatar=data.get("avatar") or "",
+            source=data["source"],
+            register_date=data.get("register_date"),
+            customer_no=data.get("customer_no") or None,
+            tags=form.tag_names(),
+        )
+
+    def _update(self, request, obj, form):
+        # The form has already written the new values onto `obj`; the service compares against
+        # the stored row, so it gets a fresh one.
+        customer = Customer.objects.select_for_update().get(pk=obj.pk)
+        tags = form.tag_names() if form.tags_changed() else None
+        return services.customer_update(
+            customer=customer,
+            actor=request.user,
+            changes=form.profile_changes(),
+            tags=tags,
+            verification_password=form.cleaned_data.get("verification_password") or None,
+            reason=form.cleaned_data.get("change_reason") or "",
+        )
+
+    def save_related(self, request, form, formsets, change):
+        # Tags were saved by the service (with history); only the inlines remain.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def save_formset(self, request, form, formset, change):
+        customer = form.instance
+        instances = formset.save(commit=False)
+        for deleted in formset.deleted_objects:
+            record_event(action="delete", actor=request.user, obj=deleted, summary={"via": "admin"})
+            deleted.delete()
+        if formset.model is CustomerNote:
+            for note in instances:
+                note.author = request.user
+                note.save()
+                record_event(
+                    action="create", actor=request.user, obj=note, summary={"via": "admin"}
+                )
+            return
+        # Addresses: clear an old default before setting a new one (one default per customer).
+        existing = sorted((a for a in instances if a.pk), key=lambda a: a.is_default)
+        for address in existing:
+            address._history_user = request.user
+            address.save()
+            record_event(action="update", actor=request.user, obj=address, summary={"via": "admin"})
+        for address in (a for a in instances if not a.pk):
+            fields = {f: getattr(address, f) for f in AddressForm.Meta.fields}
+            added = services.address_add(customer=customer, actor=request.user, **fields)
+            record_event(action="create", actor=request.user, obj=added, summary={"via": "admin"})
+
+    # The services record the audit events of customer changes; the admin keeps its LogEntry.
+    def log_addition(self, request, obj, message):
+        return admin.ModelAdmin.log_addition(self, request, obj, message)
+
+    def log_change(self, request, obj, message):
+        return admin.ModelAdmin.log_change(self, request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        return admin.ModelAdmin.log_deletions(self, request, queryset)
+
+    # --- delete = archive ---
+
+    def get_deleted_objects(self, objs, request):
+        # Archiving removes nothing, so there is no list of related objects to confirm.
+        return [str(obj) for obj in objs], {}, set(), []
+
+    def delete_model(self, request, obj):
+        services.customer_archive(customer=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for customer in queryset:
+            services.customer_archive(customer=customer, actor=request.user)
+
+    def response_delete(self, request, obj_display, obj_id):
+        response = super().response_delete(request, obj_display, obj_id)
+        # Replace Django's "deleted successfully" with what happened.
+        list(messages.get_messages(request))
+        self.message_user(
+            request,
+            _("The customer “%(obj)s” was archived. Set its status to restore it.")
+            % {"obj": obj_display},
+            messages.SUCCESS,
+        )
+        return response
+
+    # --- history ---
+
+    history_list_display = ()
+
+    def revert_disabled(self, request, obj=None):
+        # Reverting would write past the services (no re-verification, no audit event).
+        return True
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return MaskedHistoryContextHelper(
+            self.model, historical_record, reveal=can_reveal(request.user)
+        )
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method != "GET":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def render_history_view(self, request, template, context, **kwargs):
+        customer = context.get("object") or context.get("original")
+        if customer is not None and can_reveal(request.user):
+            record_reveal(actor=request.user, customers=[customer], context="admin_history")
+        return super().render_history_view(request, template, context, **kwargs)
+
+
+class _ServiceRejected(Exception):
+    """Raised from save_model so that the change form's transaction rolls back."""
+
+    def __init__(self, errors: dict):
+        super().__init__(errors)
+        self.errors = errors
+
+
+# --- tags and addresses --------------------------------------------------------------------
+
+
+@admin.register(Tag)
+class TagAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
+    list_display = ("name", "type", "weight", "parent")
+    list_filter = ("type",)
+    list_select_related = ("parent",)
+    search_fields = ("name",)
+    ordering = ("name",)
+    fields = ("name", "type", "weight", "parent", "description")
+    autocomplete_fields = ("parent",)
+
+
+@admin.register(Address)
+class AddressAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
+    form = AddressForm
+    list_display = (
+        "customer",
+        "label",
+        "recipient",
+        "province",
+        "city",
+        "district",
+        "detail_display",
+        "is_default",
+    )
+    list_filter = ("is_default",)
+    list_select_related = ("customer",)
+    autocomplete_fields = ("customer",)
+    fields = ("customer", *AddressForm.Meta.fields)
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    ordering = ("-id",)
+
+    @admin.display(description=_("street address"))
+    def detail_display(self, address):
+        return (
+            address.detail if getattr(address, "pii_revealed", False) else mask_text(address.detail)
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.reveal = can_reveal(request.user)
+        return form
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        estimate = estimated_addresses if is_unfiltered(request) else None
+        return EstimatingPaginator(
+            queryset, per_page, orphans, allow_empty_first_page, estimate=estimate
+        )
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        if request.method == "GET" and can_reveal(request.user):
+            rows = list(changelist.result_list)
+            for address in rows:
+                address.pii_revealed = True
+            customers = {address.customer_id: address.customer for address in rows}
+            record_reveal(
+                actor=request.user, customers=customers.values(), context="admin_addresses"
+            )
+        return changelist
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj._history_user = request.user
+            obj.save()
+            return
+        fields = {f: getattr(obj, f) for f in AddressForm.Meta.fields}
+        added = services.address_add(customer=obj.customer, actor=request.user, **fields)
+        obj.__dict__.update(added.__dict__)
+
+
+# --- dashboard (spec 6.1) ------------------------------------------------------------------
+
+KPI_CARDS = {
+    "total": (_("Total customers"), _("vs. 30 days ago")),
+    "new": (_("New customers"), _("last 30 days vs. the 30 before")),
+    "vip": (_("VIP customers"), _("vs. 30 days ago")),
+    "active_rate": (_("Active rate"), _("ordered in the last 90 days")),
+}
+
+
+def customer_kpi_cards(request) -> list[dict]:
+    if not request.user.has_perm("customers.view_customer"):
+        return []
+    cards = []
+    for kpi in kpis.customer_kpis():
+        label, period = KPI_CARDS[kpi.key]
+        cards.append(
+            {
+                "key": kpi.key,
+                "label": label,
+                "period": period,
+                "value": kpi.value,
+                "change": kpi.change,
+                "change_text": _change_text(kpi),
+                "direction": _direction(kpi.change),
+                "is_rate": kpi.is_rate,
+                "url": _kpi_url(kpi.key),
+            }
+        )
+    return cards
+
+
+def _change_text(kpi) -> str:
+    if kpi.change is None:
+        return ""
+    amount = formats.number_format(abs(kpi.change), 1)
+    if kpi.is_rate:
+        return gettext("%(points)s percentage points") % {"points": amount}
+    return f"{amount}%"
+
+
+def _direction(change) -> str:
+    if not change:
+        return "flat"
+    return "up" if change > 0 else "down"
+
+
+def _kpi_url(key: str) -> str:
+    url = reverse("admin:customers_customer_changelist")
+    if key == "vip":
+        return url + "?level__exact=vip&level__exact=svip"
+    if key == "new":
+        start = timezone.localdate() - kpis.PERIOD
+        return url + f"?register_from={start.isoformat()}"
+    return url
+
+
+admin_site.install(admin.site)
+admin_site.register_dashboard(customer_kpi_cards)
