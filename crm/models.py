@@ -1,0 +1,107 @@
+"""The shared kernel's tables: the audit trail and the API tokens."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", _("Create")
+    UPDATE = "update", _("Update")
+    DELETE = "delete", _("Delete")
+    BATCH_UPDATE = "batch_update", _("Batch update")
+    REVEAL_PII = "reveal_pii", _("Reveal personal data")
+    EXPORT = "export", _("Export")
+    IMPORT = "import", _("Import")
+    ERASE = "erase", _("Erase personal data")
+    LOGIN_SUCCESS = "login_success", _("Login")
+    LOGIN_FAILURE = "login_failure", _("Failed login")
+    PERMISSION_CHANGE = "permission_change", _("Permission change")
+    TOKEN_CREATED = "token_created", _("API token created")
+    TOKEN_REVOKED = "token_revoked", _("API token revoked")
+
+
+class AuditEvent(models.Model):
+    """One thing a person (or the system, when actor is empty) did that must be traceable.
+
+    Rows are only ever added. `object_repr` and `summary` must not carry phone numbers or e-mails:
+    the audit trail is read by people who may not see them.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept when the user is deleted, so the trail still says who it was.
+    actor_username = models.CharField(_("actor username"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=32, choices=AuditAction)
+    object_type = models.CharField(
+        _("object type"),
+        max_length=100,
+        blank=True,
+        help_text=_("app_label.model, e.g. customers.customer"),
+    )
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    summary = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        # Append-only: nobody may add, change or delete events by hand.
+        default_permissions = ("view",)
+        indexes = [
+            # Newest first and keyset pages, unfiltered and per filter of the API and the admin.
+            models.Index(fields=["created_at", "id"], name="crm_audit_created_idx"),
+            models.Index(fields=["action", "created_at", "id"], name="crm_audit_action_idx"),
+            models.Index(fields=["actor_username", "created_at", "id"], name="crm_audit_actor_idx"),
+            models.Index(fields=["object_id", "object_type"], name="crm_audit_object_idx"),
+        ]
+
+    def __str__(self):
+        who = self.actor_username or _("system")
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {who} {self.get_action_display()}"
+
+
+class ApiToken(models.Model):
+    """A key for REST clients. Only the SHA-256 of the key is stored; the key is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+    )
+    name = models.CharField(
+        _("name"),
+        max_length=100,
+        blank=True,
+        help_text=_("What the token is for, e.g. the POS system."),
+    )
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
+    prefix = models.CharField(
+        _("prefix"), max_length=8, editable=False, help_text=_("The first characters of the key.")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
