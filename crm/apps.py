@@ -12,7 +12,7 @@ class CrmConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_login_failed
         from django.db.models.signals import m2m_changed, post_migrate, post_save, pre_save
 
-        from crm import signals
+        from crm import checks, signals  # noqa: F401 (checks registers itself)
 
         user_model = get_user_model()
         user_logged_in.connect(signals.on_user_logged_in, dispatch_uid="crm_audit_login")

@@ -1,4 +1,4 @@
-"""The Celery app. Without REDIS_URL, settings make tasks run in-process (CELERY_TASK_ALWAYS_EAGER)."""
+"""The Celery app; without REDIS_URL, settings make tasks run in-process."""
 
 import os
 
