@@ -388,7 +388,7 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
         "name",
         "phone_display",
         "level",
-        "total_spent",
+        "total_spent_display",
         "order_count",
         "last_order_display",
         "status",
@@ -407,7 +407,7 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
     search_fields = ("name",)
     search_help_text = _("Name, phone (full or last 4 digits), e-mail or customer number.")
     # Sorting only by indexed columns.
-    sortable_by = ("customer_no", "total_spent", "order_count", "last_order_display")
+    sortable_by = ("customer_no", "total_spent_display", "order_count", "last_order_display")
     ordering = ("-created_at", "-id")
     list_per_page = 50
     list_max_show_all = 200
@@ -487,12 +487,20 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
     def phone_display(self, customer):
         return shown_phone(customer.phone, reveal=getattr(customer, "pii_revealed", False)) or "-"
 
+    @admin.display(description=_("total spent"), ordering="total_spent")
+    def total_spent_display(self, customer):
+        # Money as the spec shows it (¥10,000.00) in either language.
+        return f"¥{customer.total_spent:,.2f}"
+
+    # Most recent first on the first click: the order of the index on last_order_date.
     @admin.display(
         description=_("last order"),
         ordering=F("last_order_date").desc(nulls_last=True),
     )
     def last_order_display(self, customer):
-        return customer.last_order_date
+        if customer.last_order_date is None:
+            return None
+        return timezone.localtime(customer.last_order_date).date()
 
     @admin.display(description=_("tags"))
     def tag_list(self, customer):
@@ -806,6 +814,7 @@ def customer_kpi_cards(request) -> list[dict]:
                 "label": label,
                 "period": period,
                 "value": kpi.value,
+                "value_text": f"{kpi.value}%" if kpi.is_rate else f"{kpi.value:,}",
                 "change": kpi.change,
                 "change_text": _change_text(kpi),
                 "direction": _direction(kpi.change),
@@ -821,7 +830,7 @@ def _change_text(kpi) -> str:
         return ""
     amount = formats.number_format(abs(kpi.change), 1)
     if kpi.is_rate:
-        return gettext("%(points)s percentage points") % {"points": amount}
+        return gettext("%(points)s pp") % {"points": amount}
     return f"{amount}%"
 
 

@@ -7,7 +7,6 @@ and an empty input keeps the stored value.
 """
 
 from django import forms
-from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -50,7 +49,8 @@ class CustomerAdminForm(forms.ModelForm):
         label=_("tags"),
         queryset=Tag.objects.all(),
         required=False,
-        widget=FilteredSelectMultiple(_("tags"), is_stacked=False),
+        # Tags are few: a row of checkboxes reads better than a two-list selector.
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "crm-tag-choice"}),
     )
     verification_password = forms.CharField(
         label=_("your password"),

@@ -37,7 +37,7 @@ def test_login_page_has_the_language_switch(client):
 def po_entries(path: Path) -> list[dict]:
     """The entries of a .po file: msgid, msgid_plural, msgstr(s), flags (header excluded)."""
     entries, entry, key = [], None, None
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
         if not line.strip():
             if entry and entry.get("msgid"):
                 entries.append(entry)

@@ -285,7 +285,7 @@ def change_form(client, customer, **fields):
     response = client.get(change_url(customer))
     form = response.context["adminform"].form
     data = {}
-    for name, field in form.fields.items():
+    for name, _field in form.fields.items():
         value = form[name].value()
         if value is None:
             continue
