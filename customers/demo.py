@@ -60,8 +60,11 @@ LEVEL_WEIGHTS = [
 SEED = 20250120
 
 
+MOBILE_PREFIXES = [f"13{d}" for d in range(10)] + ["150", "151", "152", "158", "159", "186", "188"]
+
+
 def demo_phone(rng: random.Random) -> str:
-    return f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
+    return f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
 
 
 def load_demo_customers(count: int = 1000) -> int:

@@ -1,7 +1,16 @@
 """Production: everything secret comes from the environment; HTTPS assumed in front."""
 
-from crm.settings.base import *  # noqa: F403
-from crm.settings.env import env_bool, env_int
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+# The embedded PostgreSQL and in-process tasks are for development only.
+for _name in ("DATABASE_URL", "REDIS_URL"):
+    if not os.environ.get(_name):
+        raise ImproperlyConfigured(f"Set {_name}: production needs its own PostgreSQL and Redis.")
+
+from crm.settings.base import *  # noqa: E402,F403
+from crm.settings.env import env_bool, env_int  # noqa: E402
 
 DEBUG = False
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
