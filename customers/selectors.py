@@ -8,8 +8,9 @@ RECENT_NOTES = 10
 
 
 def customer_list() -> QuerySet:
-    """The staff list: live customers with their tags, newest first (filters narrow it)."""
-    return Customer.objects.live().prefetch_related("tags")
+    """The staff list with tags, newest first; CustomerFilter hides archived customers unless
+    the status filter asks for them."""
+    return Customer.objects.prefetch_related("tags")
 
 
 def customer_detail(*, pk) -> Customer:

@@ -46,6 +46,12 @@ class CustomerFilter(django_filters.FilterSet):
         model = Customer
         fields = []
 
+    def filter_queryset(self, queryset):
+        # Archived customers are out of the staff's way unless asked for by status.
+        if not self.form.cleaned_data.get("status"):
+            queryset = queryset.live()
+        return super().filter_queryset(queryset)
+
     def filter_search(self, queryset, name, value):
         return queryset.search(value)
 

@@ -184,6 +184,10 @@ class BatchUpdateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 _("Give either ids (a list of customer ids) or filter (list query parameters).")
             )
+        if "filter" in attrs and not attrs["filter"]:
+            raise serializers.ValidationError(
+                {"filter": [_("An empty filter would change every customer; give a condition.")]}
+            )
         if not (attrs.get("set") or attrs.get("addTags") or attrs.get("removeTags")):
             raise serializers.ValidationError(
                 _("Nothing to change: give set, addTags or removeTags.")

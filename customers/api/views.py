@@ -1,6 +1,5 @@
 """Customer endpoints of spec 4.1: thin views that validate, call a service, and shape JSON."""
 
-from crm.permissions import HasPerms
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
@@ -12,6 +11,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from crm.api.pagination import PagePagination
+from crm.permissions import HasPerms
 from customers import services
 from customers.api import serializers
 from customers.api.filters import CustomerFilter

@@ -387,6 +387,16 @@ class TestBatchUpdate:
         customer.refresh_from_db()
         assert customer.status == "active"
 
+    def test_empty_filter_is_refused(self, api_client, manager, make_customer):
+        customer = make_customer()
+        response = api_client(manager).post(
+            self.URL, {"filter": {}, "set": {"status": "blocked"}}, format="json"
+        )
+        assert response.status_code == 400
+        assert "filter" in response.json()["error"]["fields"]
+        customer.refresh_from_db()
+        assert customer.status == "active"
+
     def test_needs_permission(self, api_client, make_user, make_customer):
         customer = make_customer()
         finance = make_user("fin", roles=["finance"])
@@ -404,6 +414,8 @@ class TestArchiveAndErase:
         customer.refresh_from_db()
         assert customer.status == "archived"
         assert client.get(LIST_URL).json()["data"]["pagination"]["total"] == 0
+        archived = client.get(LIST_URL, {"status": "archived"}).json()["data"]["items"]
+        assert [item["id"] for item in archived] == [str(customer.pk)]
 
     def test_erase_anonymises_record_and_history_and_is_audited(
         self, api_client, manager, make_customer
