@@ -3,6 +3,8 @@
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from django.conf import settings
+
 _current: ContextVar["RequestContext | None"] = ContextVar("crm_request_context", default=None)
 
 
@@ -13,8 +15,11 @@ class RequestContext:
 
 
 def client_ip(request) -> str | None:
-    # Behind a proxy, set the proxy to overwrite X-Real-IP; we never trust X-Forwarded-For chains.
-    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR")
+    # X-Real-IP is trusted only when the operator says a proxy in front overwrites it
+    # (TRUST_X_REAL_IP); otherwise any client could forge audit IPs and dodge IP lockouts.
+    if settings.TRUST_X_REAL_IP and request.META.get("HTTP_X_REAL_IP"):
+        return request.META["HTTP_X_REAL_IP"]
+    return request.META.get("REMOTE_ADDR")
 
 
 def current_ip() -> str | None:

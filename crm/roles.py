@@ -41,6 +41,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     MANAGER: (
         model_perms("customers", "customer", "address", "tag", "customernote")
         | CUSTOMER_SPECIAL
+        | model_perms("customers", "order")
+        | {"customers.refund_order"}
         | {"crm.view_auditevent"}
         | model_perms("crm", "apitoken", actions=("view", "add", "change"))
     ),
@@ -49,16 +51,19 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
             "customers", "customer", "address", "customernote", actions=("view", "add", "change")
         )
         | model_perms("customers", "tag", actions=("view",))
+        | model_perms("customers", "order", actions=("view",))
         | {"customers.reveal_customer_pii"}
     ),
     MARKETING: (
         # change_customer: marketing tags customers.
         model_perms("customers", "customer", actions=("view", "change"))
         | model_perms("customers", "tag", actions=("view", "add", "change"))
+        | model_perms("customers", "order", actions=("view",))
         | {"customers.export_customer", "customers.batch_update_customer"}
     ),
     FINANCE: (
-        model_perms("customers", "customer", actions=("view",)) | {"customers.export_customer"}
+        model_perms("customers", "customer", "order", actions=("view",))
+        | {"customers.export_customer", "customers.refund_order"}
     ),
     OPERATIONS: (
         model_perms(
@@ -69,6 +74,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
             "tag",
             actions=("view", "add", "change"),
         )
+        | model_perms("customers", "order", actions=("view", "add"))
         | {
             "customers.import_customer",
             "customers.export_customer",

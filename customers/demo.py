@@ -2,7 +2,7 @@
 
 Names follow the real skew of Chinese surnames (王, 李, 张 ... are common) with one or two given
 characters, so 2-character names repeat as they do in life. Everything derives from a fixed seed,
-so a second run finds the same first phone number and loads nothing.
+so a second run finds the same phone numbers taken and loads nothing.
 """
 
 import random
@@ -70,9 +70,6 @@ def demo_phone(rng: random.Random) -> str:
 def load_demo_customers(count: int = 1000) -> int:
     """Create `count` demo customers unless they exist; return how many were created."""
     rng = random.Random(SEED)
-    first_phone = normalize_phone(demo_phone(random.Random(SEED)))
-    if Customer.objects.filter(phone_index=blind_index(first_phone, purpose="phone")).exists():
-        return 0
     now = timezone.now()
     customers, seen = [], set()
     while len(customers) < count:
@@ -81,6 +78,15 @@ def load_demo_customers(count: int = 1000) -> int:
             continue
         seen.add(phone)
         customers.append(_demo_customer(rng, phone, now))
+    # Demo phones already taken (a previous run, or a customer since re-phoned) are skipped.
+    taken = set(
+        Customer.objects.filter(
+            phone_index__in=[blind_index(c.phone, purpose="phone") for c in customers]
+        ).values_list("phone_index", flat=True)
+    )
+    customers = [c for c in customers if blind_index(c.phone, purpose="phone") not in taken]
+    if not customers:
+        return 0
     with transaction.atomic():
         tags = [Tag.objects.get_or_create(name=name)[0] for name in TAGS]
         for customer in customers:

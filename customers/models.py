@@ -194,7 +194,8 @@ class Customer(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.customer_no} {self.name}"
+        # Only the number: str() ends up in audit events and logs, which must hold no PII.
+        return self.customer_no
 
     def save(self, *args, **kwargs):
         # The derived search columns follow the values they index, whoever saves the row.
@@ -202,6 +203,7 @@ class Customer(models.Model):
         super().save(*args, **kwargs)
 
     def refresh_search_columns(self) -> None:
+        self.name = " ".join((self.name or "").split())
         self.name_grams = name_grams(self.name)
         self.phone_index = blind_index(self.phone, purpose="phone") if self.phone else None
         self.phone_last4 = phone_last4(self.phone) if self.phone else ""
@@ -262,3 +264,143 @@ class CustomerNote(models.Model):
 
     def __str__(self):
         return self.body[:40]
+
+
+class OrderChannel(models.TextChoices):
+    DINE_IN = "dine_in", _("Dine-in")
+    TAKEAWAY = "takeaway", _("Takeaway")
+    DELIVERY = "delivery", _("Delivery")
+    MINI_PROGRAM = "mini_program", _("Mini program")
+    APP = "app", _("App")
+    OTHER = "other", _("Other")
+
+
+class PaymentMethod(models.TextChoices):
+    WECHAT_PAY = "wechat_pay", _("WeChat Pay")
+    ALIPAY = "alipay", _("Alipay")
+    CASH = "cash", _("Cash")
+    CARD = "card", _("Bank card")
+    MEMBER_BALANCE = "member_balance", _("Member balance")
+    OTHER = "other", _("Other")
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", _("Paid")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class Order(models.Model):
+    """One order from the ordering/POS system; (source, external_id) makes recording idempotent.
+
+    The customer's order totals are written only by customers.orders (record_order, refund_order).
+    """
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="orders"
+    )
+    source = models.CharField(_("source system"), max_length=32)
+    external_id = models.CharField(_("external order id"), max_length=64)
+    store_id = models.CharField(_("store"), max_length=32, blank=True)
+    channel = models.CharField(
+        _("channel"), max_length=16, choices=OrderChannel, default=OrderChannel.OTHER
+    )
+    placed_at = models.DateTimeField(_("placed at"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=0)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    points_used = models.PositiveIntegerField(_("points used"), default=0)
+    payment_method = models.CharField(
+        _("payment method"), max_length=16, choices=PaymentMethod, default=PaymentMethod.OTHER
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=OrderStatus, default=OrderStatus.PAID
+    )
+    refunded_amount = models.DecimalField(
+        _("refunded amount"), max_digits=12, decimal_places=2, default=0
+    )
+    # True when this order created its customer (spec 2.1.1); a repeat returns the same answer.
+    customer_created = models.BooleanField(_("created the customer"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-placed_at", "-id"]
+        permissions = [("refund_order", _("Can refund orders"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="order_source_external_id_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(discount__gte=0) & Q(discount__lte=F("amount")),
+                name="order_discount_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
+                name="order_refunded_within_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                F("customer_id"), F("placed_at").desc(), F("id").desc(), name="order_customer_idx"
+            ),
+            models.Index(fields=["placed_at"], name="order_placed_at_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.source}:{self.external_id}"
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="items"
+    )
+    dish = models.CharField(_("dish"), max_length=100)
+    category = models.CharField(_("category"), max_length=50, blank=True)
+    tastes = ArrayField(
+        models.CharField(max_length=20), verbose_name=_("tastes"), default=list, blank=True
+    )
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("order item")
+        verbose_name_plural = _("order items")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_item_quantity_min_1"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="order_item_price_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.dish} x{self.quantity}"
+
+
+class Refund(models.Model):
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="refunds"
+    )
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("refunded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.order_id}: {self.amount}"

@@ -26,11 +26,10 @@ def name_grams(name: str) -> list[str]:
 
 
 def term_grams(term: str) -> list[str]:
-    """The grams a name must hold to contain `term`."""
+    """The grams a name must hold to contain `term` (never empty for a non-blank term)."""
     text = normalize_name(term)
-    if len(text) == 1:
-        return [text]
-    return sorted({text[i : i + 2] for i in range(len(text) - 1) if " " not in text[i : i + 2]})
+    bigrams = {text[i : i + 2] for i in range(len(text) - 1) if " " not in text[i : i + 2]}
+    return sorted(bigrams or {char for char in text if not char.isspace()})
 
 
 def search_kind(term: str) -> str:
@@ -39,7 +38,7 @@ def search_kind(term: str) -> str:
         return "email"
     if CUSTOMER_NO.match(term):
         return "customer_no"
-    if PHONE_CHARS.match(term):
+    if PHONE_CHARS.match(term) and re.search(r"\d", term):
         digits = re.sub(r"\D", "", term)
         if len(digits) == 4:
             return "phone_last4"

@@ -1,10 +1,12 @@
 """Business reads about customers that span tables: the list and the full customer view."""
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
-from customers.models import Customer
+from customers.models import Customer, Order, OrderItem
 
 RECENT_NOTES = 10
+RECENT_ORDERS = 5
 
 
 def customer_list() -> QuerySet:
@@ -14,16 +16,52 @@ def customer_list() -> QuerySet:
 
 
 def customer_detail(*, pk) -> Customer:
-    """One customer with tags, addresses and recent notes; raises Customer.DoesNotExist.
+    """One customer with tags, addresses, recent notes and the last RECENT_ORDERS orders (as
+    dicts in the detail's JSON shape); raises Customer.DoesNotExist.
 
-    `recent_orders` and `recent_communications` are filled by the orders issue; until then the
-    detail shape of spec 4.1 carries them as empty lists.
+    `recent_communications` is filled by the communications part of issue 4; until then the
+    detail shape of spec 4.1 carries it as an empty list.
     """
     customer = Customer.objects.prefetch_related("tags", "addresses").get(pk=pk)
     customer.recent_notes = list(customer.notes.select_related("author")[:RECENT_NOTES])
-    customer.recent_orders = []
+    customer.recent_orders = [
+        _order_summary(order) for order in customer_orders(customer_id=pk)[:RECENT_ORDERS]
+    ]
     customer.recent_communications = []
     return customer
+
+
+def customer_orders(*, customer_id) -> QuerySet:
+    """A customer's orders with their items (one more query), newest first: the index
+    order_customer_idx serves it."""
+    return (
+        Order.objects.filter(customer_id=customer_id)
+        .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("id")))
+        .order_by("-placed_at", "-id")
+    )
+
+
+def _order_summary(order: Order) -> dict:
+    return {
+        "id": str(order.pk),
+        "externalId": order.external_id,
+        "placedAt": timezone.localtime(order.placed_at),
+        "amount": order.amount,
+        "discount": order.discount,
+        "refundedAmount": order.refunded_amount,
+        "status": order.status,
+        "channel": order.channel,
+        "items": [
+            {
+                "dish": item.dish,
+                "category": item.category,
+                "tastes": item.tastes,
+                "quantity": item.quantity,
+                "price": item.price,
+            }
+            for item in order.items.all()
+        ],
+    }
 
 
 HIDDEN_HISTORY_FIELDS = {"phone_index", "email_index", "phone_last4"}
@@ -51,8 +89,7 @@ def customer_history_entries(records: list, *, older, reveal: bool) -> list[dict
                     old = shown[change.field](old, reveal=reveal)
                     new = shown[change.field](new, reveal=reveal)
                 if change.field == "tags":
-                    old = sorted(str(item["tag"]) for item in old)
-                    new = sorted(str(item["tag"]) for item in new)
+                    old, new = _tag_names(old), _tag_names(new)
                 changes.append({"field": change.field, "old": _plain(old), "new": _plain(new)})
         entries.append(
             {
@@ -65,6 +102,13 @@ def customer_history_entries(records: list, *, older, reveal: bool) -> list[dict
             }
         )
     return entries
+
+
+def _tag_names(rows) -> list[str]:
+    from customers.models import Tag
+
+    ids = [row["tag"] for row in rows]
+    return sorted(Tag.objects.filter(pk__in=ids).values_list("name", flat=True))
 
 
 def _plain(value):

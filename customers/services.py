@@ -14,8 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
+from crm.auth import lockout
 from crm.errors import BusinessError, Conflict, NotAllowed
+from crm.models import AuditEvent
 from crm.pii import normalize_email, normalize_phone
+from crm.request_context import current_ip
 from customers.models import (
     GENERATED_CUSTOMER_NO,
     Address,
@@ -123,7 +126,7 @@ def customer_create(
         customer._change_reason = reason or str(_("Created"))
         _save_unique(customer)
         if tags:
-            _add_tags(customer, tags_get_or_create(tags))
+            _add_tags(customer, tags_get_or_create(tags, actor=actor))
         for address in addresses:
             address_add(customer=customer, actor=actor, **address)
         if note:
@@ -156,7 +159,13 @@ def customer_update(
         changes["phone"] = _clean_phone(changes["phone"])
     if "email" in changes:
         changes["email"] = _clean_email(changes["email"])
+    if customer.erased_at:
+        raise BusinessError(
+            _("This customer was erased for a privacy request and cannot be edited.")
+        )
     changed = {name for name, value in changes.items() if getattr(customer, name) != value}
+    if "status" in changed:
+        _check_status_change(actor, changes["status"])
     if changed & VERIFIED_FIELDS and not _verified(actor, verification_password):
         raise VerificationFailed()
     for name in changed:
@@ -169,7 +178,7 @@ def customer_update(
             customer._history_user = actor
             customer._change_reason = reason or str(_("Edited"))
             _save_unique(customer)
-        tags_changed = tags is not None and _replace_tags(customer, tags)
+        tags_changed = tags is not None and _replace_tags(customer, tags, actor)
         if changed or tags_changed:
             summary = {"fields": sorted(changed | ({"tags"} if tags_changed else set()))}
             record_event(action="update", actor=actor, obj=customer, summary=summary)
@@ -197,13 +206,15 @@ def customers_batch_update(
         )
     for name, value in set_fields.items():
         Customer._meta.get_field(name).clean(value, None)
+    if "status" in set_fields:
+        _check_status_change(actor, set_fields["status"])
     ids = list(customers.order_by().values_list("pk", flat=True)[: BATCH_LIMIT + 1])
     if len(ids) > BATCH_LIMIT:
         raise BusinessError(
             _("A batch edit may change at most %(limit)s customers; narrow the filter.")
             % {"limit": BATCH_LIMIT}
         )
-    added = tags_get_or_create(add_tags)
+    added = tags_get_or_create(add_tags, actor=actor)
     removed = list(Tag.objects.filter(name__in=list(remove_tags)))
     updated = 0
     with transaction.atomic():
@@ -252,6 +263,8 @@ def customer_erase(*, customer: Customer, actor, reason: str) -> Customer:
         customer.gender = "unknown"
         customer.status = CustomerStatus.ARCHIVED
         customer.erased_at = timezone.now()
+        customer._history_user = actor
+        customer._change_reason = None
         customer.save()
         customer.addresses.all().delete()
         customer.notes.all().delete()
@@ -264,8 +277,13 @@ def customer_erase(*, customer: Customer, actor, reason: str) -> Customer:
             phone_last4="",
             birthday=None,
             avatar="",
+            gender="unknown",
+            history_change_reason=None,
         )
         Address.history.filter(customer_id=customer.pk).delete()
+        AuditEvent.objects.filter(
+            object_type="customers.customer", object_id=str(customer.pk)
+        ).update(object_repr=str(customer))
         record_event(action="erase", actor=actor, obj=customer, summary={"reason": reason})
     return customer
 
@@ -289,13 +307,19 @@ def address_add(*, customer: Customer, actor, is_default: bool = False, **fields
     return address
 
 
-def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
-    """The manual tags with these names, created when missing."""
+def tags_get_or_create(names: Iterable[str], *, actor=None) -> list[Tag]:
+    """The tags with these names; missing ones are created as manual tags, which needs the
+    permission to add tags (`actor=None` is the system itself, e.g. an import)."""
     cleaned = sorted({name.strip() for name in names if name and name.strip()})
     for name in cleaned:
         if len(name) > Tag._meta.get_field("name").max_length:
             raise ValidationError({"tags": [_("A tag name has at most 50 characters.")]})
     existing = {tag.name: tag for tag in Tag.objects.filter(name__in=cleaned)}
+    missing = [name for name in cleaned if name not in existing]
+    if missing and actor is not None and not actor.has_perm("customers.add_tag"):
+        raise NotAllowed(
+            _("These tags do not exist and you may not create tags: %s.") % ", ".join(missing)
+        )
     for name in cleaned:
         if name not in existing:
             existing[name], _created = Tag.objects.get_or_create(name=name)
@@ -326,8 +350,8 @@ def _add_tags(customer: Customer, tags: list[Tag]) -> None:
     )
 
 
-def _replace_tags(customer: Customer, names: Iterable[str]) -> bool:
-    wanted = {tag.pk: tag for tag in tags_get_or_create(names)}
+def _replace_tags(customer: Customer, names: Iterable[str], actor) -> bool:
+    wanted = {tag.pk: tag for tag in tags_get_or_create(names, actor=actor)}
     current = set(customer.tags.values_list("pk", flat=True))
     if current == set(wanted):
         return False
@@ -387,5 +411,25 @@ def _save_unique(customer: Customer) -> None:
         raise
 
 
+def _check_status_change(actor, status: str) -> None:
+    """Archiving is the staff's delete, so it needs the delete permission."""
+    if (
+        status == CustomerStatus.ARCHIVED
+        and actor is not None
+        and not actor.has_perm("customers.delete_customer")
+    ):
+        raise NotAllowed(_("Archiving a customer needs the permission to delete customers."))
+
+
 def _verified(actor, password: str | None) -> bool:
-    return bool(password) and actor is not None and actor.check_password(password)
+    """The actor's own password, under the same lockout as the login page, so that a stolen
+    session cannot guess it."""
+    if actor is None:
+        return False
+    ip = current_ip()
+    if lockout.is_locked(username=actor.get_username(), ip=ip):
+        return False
+    if password and actor.check_password(password):
+        return True
+    lockout.record_failure(username=actor.get_username(), ip=ip)
+    return False

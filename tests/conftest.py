@@ -39,6 +39,16 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     database.setdefault("TEST", {})["TEMPLATE"] = C_LOCALE_TEMPLATE
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Throttle and lockout counters live in the cache (Redis under CI): start each test clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def redis_or_skip():
     """Tests that need Redis skip without REDIS_URL locally, but never under CI."""
     if not os.environ.get("REDIS_URL"):

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 class PagePagination(BasePagination):
     default_limit = 20
     max_limit = 100
+    max_page = 1_000_000
 
     def paginate_queryset(self, queryset, request, view=None):
         params = request.query_params
@@ -32,7 +33,7 @@ class PagePagination(BasePagination):
             self.page = None
             rows = list(_after_cursor(queryset, self.ordering, self.cursor)[: self.limit + 1])
         else:
-            self.page = _positive_int(params, "page", 1)
+            self.page = _positive_int(params, "page", 1, maximum=self.max_page)
             offset = (self.page - 1) * self.limit
             rows = list(queryset[offset : offset + self.limit + 1])
         has_more = len(rows) > self.limit
@@ -122,9 +123,10 @@ def _keyset_ordering(queryset):
 def _encode_cursor(ordering, row) -> str | None:
     if ordering is None:
         return None
-    field, _descending = ordering
+    field, descending = ordering
     value = field.value_to_string(row)
-    raw = json.dumps([field.name, value, row.pk], separators=(",", ":")).encode()
+    name = f"-{field.name}" if descending else field.name
+    raw = json.dumps([name, value, row.pk], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -135,7 +137,7 @@ def _after_cursor(queryset, ordering, cursor):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         name, value, pk = json.loads(raw)
-        if name != field.name:
+        if name != (f"-{field.name}" if descending else field.name):
             raise ValueError
         value = field.to_python(value)
         pk = int(pk)

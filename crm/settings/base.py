@@ -101,6 +101,8 @@ AUTHENTICATION_BACKENDS = ["crm.auth.backends.LockoutModelBackend"]
 # Brute-force protection: this many failures for one username or one IP within the window lock it.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Set only behind a reverse proxy that overwrites X-Real-IP with the client's address.
+TRUST_X_REAL_IP = env_bool("TRUST_X_REAL_IP", False)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers.api import views
+from customers.api import orders, views
 
 urlpatterns = [
     path("customers", views.CustomerListCreateView.as_view(), name="customer-list"),
@@ -16,4 +16,11 @@ urlpatterns = [
         name="customer-history",
     ),
     path("customers/<int:pk>/erase", views.CustomerEraseView.as_view(), name="customer-erase"),
+    path(
+        "customers/<int:pk>/orders",
+        orders.CustomerOrderListView.as_view(),
+        name="customer-order-list",
+    ),
+    path("orders", orders.OrderCreateView.as_view(), name="order-create"),
+    path("orders/<int:pk>/refund", orders.OrderRefundView.as_view(), name="order-refund"),
 ]

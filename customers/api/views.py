@@ -32,8 +32,12 @@ PROFILE_KEYS = {
 
 
 def _permissions_by_method(view, perms_by_method):
-    perms = perms_by_method.get(view.request.method, perms_by_method.get("*", ()))
-    return [HasPerms(*perms)()]
+    method = view.request.method
+    if method in {"HEAD", "OPTIONS"}:
+        method = "GET"
+    perms = perms_by_method.get(method)
+    # A method the view does not serve gets no permission class, so DRF answers 405.
+    return [HasPerms(*perms)()] if perms else []
 
 
 class CustomerListCreateView(GenericAPIView):
@@ -111,7 +115,12 @@ class CustomerDetailView(GenericAPIView):
         reveal = can_reveal(request.user)
         if reveal:
             record_reveal(actor=request.user, customers=[customer], context="customer detail")
-        data = serializers.CustomerDetailSerializer(customer, context={"reveal": reveal}).data
+        context = {
+            "reveal": reveal,
+            "show_addresses": request.user.has_perm("customers.view_address"),
+            "show_notes": request.user.has_perm("customers.view_customernote"),
+        }
+        data = serializers.CustomerDetailSerializer(customer, context=context).data
         return Response(data)
 
     @extend_schema(
@@ -135,7 +144,7 @@ class CustomerDetailView(GenericAPIView):
         responses={204: OpenApiResponse(description="Archived.")},
     )
     def delete(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = get_object_or_404(Customer.objects.select_for_update(), pk=pk)
         services.customer_archive(customer=customer, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -182,7 +191,10 @@ class CustomerHistoryView(GenericAPIView):
         if page:
             last = page[-1]
             older = records.filter(history_date__lt=last.history_date).first()
-        entries = customer_history_entries(page, older=older, reveal=can_reveal(request.user))
+        reveal = can_reveal(request.user)
+        if reveal and page:
+            record_reveal(actor=request.user, customers=[customer], context="customer history")
+        entries = customer_history_entries(page, older=older, reveal=reveal)
         return self.get_paginated_response(
             serializers.HistoryEntrySerializer(entries, many=True).data
         )
@@ -211,10 +223,7 @@ class CustomerBatchUpdateView(GenericAPIView):
                     {"ids": [_("No customer with id %s.") % ", ".join(map(str, sorted(missing)))]}
                 )
         else:
-            filterset = CustomerFilter(data=data["filter"], queryset=customer_list())
-            if not filterset.is_valid():
-                raise ValidationError({"filter": filterset.errors})
-            customers = filterset.qs
+            customers = _filtered_customers(data["filter"])
         matched = customers.count()
         updated = services.customers_batch_update(
             actor=request.user,
@@ -249,6 +258,26 @@ class CustomerEraseView(GenericAPIView):
             customer=customer, actor=request.user, reason=body.validated_data["reason"]
         )
         return Response({"id": str(customer.pk), "erasedAt": customer.erased_at})
+
+
+def _filtered_customers(conditions: dict):
+    """The customers a batch filter selects; it must name at least one real condition, since
+    an empty one would select everyone."""
+    unknown = set(conditions) - set(CustomerFilter.base_filters)
+    if unknown:
+        raise ValidationError({"filter": [_("Unknown filter: %s.") % ", ".join(sorted(unknown))]})
+    filterset = CustomerFilter(data=conditions, queryset=customer_list())
+    if not filterset.is_valid():
+        raise ValidationError({"filter": filterset.errors})
+    if not any(
+        value not in (None, "", [])
+        for key, value in filterset.form.cleaned_data.items()
+        if key != "ordering"
+    ):
+        raise ValidationError(
+            {"filter": [_("An empty filter would change every customer; give a condition.")]}
+        )
+    return filterset.qs
 
 
 def _profile(data: dict) -> dict:

@@ -458,3 +458,119 @@ def test_messages_follow_the_request_language(api_client, manager, make_customer
 
 def test_reverse_names_exist():
     assert reverse("api:customer-list") == LIST_URL
+
+
+class TestReviewedEdges:
+    """Edges found in review: each once returned the wrong thing or a 500."""
+
+    @pytest.mark.parametrize(
+        "conditions",
+        [{"search": ""}, {"ordering": "createdAt"}, {"search": None}, {"nonsense": "x"}],
+    )
+    def test_batch_filter_without_a_real_condition_changes_nothing(
+        self, api_client, manager, make_customer, conditions
+    ):
+        customer = make_customer()
+        response = api_client(manager).post(
+            "/api/v1/customers/batch-update",
+            {"filter": conditions, "set": {"source": "app"}},
+            format="json",
+        )
+        assert response.status_code == 400
+        customer.refresh_from_db()
+        assert customer.source == "other"
+
+    def test_head_and_options_work_and_wrong_methods_are_405(self, api_client, manager):
+        client = api_client(manager)
+        assert client.head(LIST_URL).status_code == 200
+        assert client.options(LIST_URL).status_code == 200
+        assert client.delete(LIST_URL).status_code == 405
+        assert api_client().head(LIST_URL).status_code == 401
+
+    def test_absurd_page_number_is_400(self, api_client, manager):
+        response = api_client(manager).get(LIST_URL, {"page": "99999999999999999999"})
+        assert response.status_code == 400
+
+    def test_cursor_from_one_direction_is_refused_in_the_other(
+        self, api_client, manager, make_customer
+    ):
+        for index in range(3):
+            make_customer(name=f"客{index}")
+        client = api_client(manager)
+        cursor = client.get(LIST_URL, {"limit": 1}).json()["data"]["pagination"]["nextCursor"]
+        response = client.get(LIST_URL, {"cursor": cursor, "ordering": "createdAt"})
+        assert response.status_code == 400
+
+    def test_archiving_by_status_needs_delete_permission(
+        self, api_client, make_user, make_customer
+    ):
+        customer = make_customer()
+        service = make_user("cs", roles=["customer_service"])
+        response = api_client(service).patch(
+            detail_url(customer), {"status": "archived"}, format="json"
+        )
+        assert response.status_code == 403
+        customer.refresh_from_db()
+        assert customer.status == "active"
+
+    def test_new_tags_need_the_add_tag_permission(self, api_client, make_user, make_customer):
+        customer = make_customer(tags=["美食爱好者"])
+        service = make_user("cs", roles=["customer_service"])
+        client = api_client(service)
+        existing = client.patch(detail_url(customer), {"tags": ["美食爱好者"]}, format="json")
+        invented = client.patch(detail_url(customer), {"tags": ["新标签"]}, format="json")
+        assert (existing.status_code, invented.status_code) == (200, 403)
+
+    def test_roles_without_address_or_note_permission_see_neither(
+        self, api_client, make_user, make_customer
+    ):
+        customer = make_customer(addresses=[{"detail": "建国路1号"}], note="靠窗")
+        finance = make_user("fin", roles=["finance"])
+        data = api_client(finance).get(detail_url(customer)).json()["data"]
+        assert data["addresses"] == [] and data["notes"] == []
+
+    def test_reverification_locks_after_repeated_wrong_passwords(
+        self, api_client, manager, make_customer, settings
+    ):
+        from django.core.cache import cache
+
+        cache.clear()
+        settings.LOGIN_FAILURE_LIMIT = 3
+        customer = make_customer(phone="13800138000")
+        client = api_client(manager)
+
+        def change(password):
+            return client.patch(
+                detail_url(customer),
+                {"phone": "13900139000", "verification": {"password": password}},
+                format="json",
+            ).status_code
+
+        assert [change("wrong") for _ in range(3)] == [403, 403, 403]
+        assert change("pass-1234-word") == 403
+        cache.clear()
+
+    def test_history_reveal_is_audited_and_tags_shown_by_name(
+        self, api_client, manager, make_customer
+    ):
+        customer = make_customer(phone="13800138000")
+        client = api_client(manager)
+        client.patch(detail_url(customer), {"tags": ["素食"]}, format="json")
+        AuditEvent.objects.filter(action="reveal_pii").delete()
+        data = client.get(f"{detail_url(customer)}/history").json()["data"]
+        tag_changes = [
+            c for entry in data["items"] for c in entry["changes"] if c["field"] == "tags"
+        ]
+        assert ["素食"] in [change["new"] for change in tag_changes]
+        assert AuditEvent.objects.filter(action="reveal_pii").count() == 1
+
+    def test_erase_scrubs_audit_reprs_and_change_reasons(self, api_client, manager, make_customer):
+        customer = make_customer(name="张三", phone="13800138000", reason="张三 13800138000")
+        erased = api_client(manager).post(
+            f"{detail_url(customer)}/erase", {"reason": "隐私请求"}, format="json"
+        )
+        assert erased.status_code == 200, erased.json()
+        assert not AuditEvent.objects.filter(object_repr__contains="张三").exists()
+        assert not customer.history.exclude(history_change_reason=None).exists()
+        edit = api_client(manager).patch(detail_url(customer), {"name": "李四"}, format="json")
+        assert edit.status_code == 400
