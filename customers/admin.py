@@ -215,13 +215,19 @@ class RegisterDateFilter(admin.ListFilter):
 # --- actions -------------------------------------------------------------------------------
 
 
-def _batch_action(modeladmin, request, queryset, *, form_class, title, apply):
-    """Show the action's form; when it is submitted valid, apply it to the selected customers."""
+def _batch_action(modeladmin, request, queryset, *, form_class, title):
+    """Show the action's form; when it is submitted valid, apply its changes (the form's
+    `batch_changes()`) to the selected customers through the batch service."""
     if "apply" in request.POST:
         form = form_class(request.POST)
         if form.is_valid():
             try:
-                updated = apply(form)
+                updated = services.customers_batch_update(
+                    actor=request.user,
+                    customers=queryset,
+                    reason=form.cleaned_data["reason"],
+                    **form.batch_changes(),
+                )
             except SERVICE_ERRORS as error:
                 for messages_ in service_errors(error).values():
                     for message in messages_:
@@ -252,20 +258,7 @@ def _batch_action(modeladmin, request, queryset, *, form_class, title, apply):
 
 @admin.action(description=_("Add tags to the selected customers"), permissions=["batch_update"])
 def add_tags(modeladmin, request, queryset):
-    return _batch_action(
-        modeladmin,
-        request,
-        queryset,
-        form_class=AddTagsForm,
-        title=_("Add tags"),
-        apply=lambda form: services.customers_batch_update(
-            actor=request.user,
-            customers=queryset,
-            set_fields={},
-            add_tags=form.tag_names(),
-            reason=form.cleaned_data["reason"],
-        ),
-    )
+    return _batch_action(modeladmin, request, queryset, form_class=AddTagsForm, title=_("Add tags"))
 
 
 @admin.action(
@@ -273,18 +266,7 @@ def add_tags(modeladmin, request, queryset):
 )
 def remove_tags(modeladmin, request, queryset):
     return _batch_action(
-        modeladmin,
-        request,
-        queryset,
-        form_class=RemoveTagsForm,
-        title=_("Remove tags"),
-        apply=lambda form: services.customers_batch_update(
-            actor=request.user,
-            customers=queryset,
-            set_fields={},
-            remove_tags=form.tag_names(),
-            reason=form.cleaned_data["reason"],
-        ),
+        modeladmin, request, queryset, form_class=RemoveTagsForm, title=_("Remove tags")
     )
 
 
@@ -293,17 +275,7 @@ def remove_tags(modeladmin, request, queryset):
 )
 def change_status(modeladmin, request, queryset):
     return _batch_action(
-        modeladmin,
-        request,
-        queryset,
-        form_class=ChangeStatusForm,
-        title=_("Change status"),
-        apply=lambda form: services.customers_batch_update(
-            actor=request.user,
-            customers=queryset,
-            set_fields={"status": form.cleaned_data["status"]},
-            reason=form.cleaned_data["reason"],
-        ),
+        modeladmin, request, queryset, form_class=ChangeStatusForm, title=_("Change status")
     )
 
 

@@ -248,6 +248,9 @@ class AddTagsForm(BatchActionForm):
             raise ValidationError(_("Choose or enter at least one tag."))
         return cleaned
 
+    def batch_changes(self) -> dict:
+        return {"set_fields": {}, "add_tags": self.tag_names()}
+
     def tag_names(self) -> list[str]:
         names = [tag.name for tag in self.cleaned_data.get("tags") or []]
         typed = self.cleaned_data.get("new_tags") or ""
@@ -262,11 +265,14 @@ class RemoveTagsForm(BatchActionForm):
 
     field_order = ["tags", "reason"]
 
-    def tag_names(self) -> list[str]:
-        return [tag.name for tag in self.cleaned_data["tags"]]
+    def batch_changes(self) -> dict:
+        return {"set_fields": {}, "remove_tags": [tag.name for tag in self.cleaned_data["tags"]]}
 
 
 class ChangeStatusForm(BatchActionForm):
     status = forms.ChoiceField(label=_("new status"), choices=CustomerStatus.choices)
 
     field_order = ["status", "reason"]
+
+    def batch_changes(self) -> dict:
+        return {"set_fields": {"status": self.cleaned_data["status"]}}
