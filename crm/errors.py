@@ -33,3 +33,8 @@ class NotFound(BusinessError):
     status = 404
     code = "not_found"
     default_message = _("Not found.")
+
+
+def violated_constraint(error) -> str | None:
+    """The name of the constraint an IntegrityError from PostgreSQL violated, if it says."""
+    return getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
 from crm.encryption import blind_index
-from crm.errors import BusinessError
+from crm.errors import BusinessError, violated_constraint
 from crm.pii import normalize_phone, phone_last4
 from customers import hooks
 from customers.models import (
@@ -138,7 +138,7 @@ def record_order(
             with transaction.atomic():
                 order.save()
         except IntegrityError as error:
-            if _constraint(error) != IDEMPOTENCY_CONSTRAINT:
+            if violated_constraint(error) != IDEMPOTENCY_CONSTRAINT:
                 raise
             # A concurrent request recorded the same order first: answer as it did.
             found = _existing(source, external_id)
@@ -301,7 +301,3 @@ def _find_or_create_customer(*, actor, customer_id, phone, name, channel):
 
 def _by_phone(phone: str) -> Customer | None:
     return Customer.objects.filter(phone_index=blind_index(phone, purpose="phone")).first()
-
-
-def _constraint(error: IntegrityError) -> str | None:
-    return getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)

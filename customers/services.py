@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
 from crm.auth import lockout
-from crm.errors import BusinessError, Conflict, NotAllowed
+from crm.errors import BusinessError, Conflict, NotAllowed, violated_constraint
 from crm.models import AuditEvent
 from crm.pii import normalize_email, normalize_phone
 from crm.request_context import current_ip
@@ -25,7 +25,6 @@ from customers.models import (
     Customer,
     CustomerNote,
     CustomerStatus,
-    CustomerTag,
     Tag,
 )
 
@@ -126,7 +125,8 @@ def customer_create(
         customer._change_reason = reason or str(_("Created"))
         _save_unique(customer)
         if tags:
-            _add_tags(customer, tags_get_or_create(tags, actor=actor))
+            # Through the relation, so the tags are in the customer's history too.
+            customer.tags.add(*tags_get_or_create(tags, actor=actor))
         for address in addresses:
             address_add(customer=customer, actor=actor, **address)
         if note:
@@ -344,12 +344,6 @@ def _apply_batch(customer, actor, set_fields, added, removed, reason) -> bool:
     return bool(changed or to_add or to_remove)
 
 
-def _add_tags(customer: Customer, tags: list[Tag]) -> None:
-    CustomerTag.objects.bulk_create(
-        [CustomerTag(customer=customer, tag=tag) for tag in tags], ignore_conflicts=True
-    )
-
-
 def _replace_tags(customer: Customer, names: Iterable[str], actor) -> bool:
     wanted = {tag.pk: tag for tag in tags_get_or_create(names, actor=actor)}
     current = set(customer.tags.values_list("pk", flat=True))
@@ -405,7 +399,7 @@ def _save_unique(customer: Customer) -> None:
         with transaction.atomic():
             customer.save()
     except IntegrityError as error:
-        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+        constraint = violated_constraint(error)
         if constraint in UNIQUE_ERRORS:
             raise UNIQUE_ERRORS[constraint]() from None
         raise
