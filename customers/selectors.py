@@ -1,7 +1,6 @@
 """Business reads about customers that span tables: the list and the full customer view."""
 
 from django.db.models import Prefetch, QuerySet
-from django.utils import timezone
 
 from customers.models import Customer, Order, OrderItem
 
@@ -16,17 +15,15 @@ def customer_list() -> QuerySet:
 
 
 def customer_detail(*, pk) -> Customer:
-    """One customer with tags, addresses, recent notes and the last RECENT_ORDERS orders (as
-    dicts in the detail's JSON shape); raises Customer.DoesNotExist.
+    """One customer with tags, addresses, recent notes and the last RECENT_ORDERS orders with
+    their items; raises Customer.DoesNotExist.
 
     `recent_communications` is filled by the communications part of issue 4; until then the
     detail shape of spec 4.1 carries it as an empty list.
     """
     customer = Customer.objects.prefetch_related("tags", "addresses").get(pk=pk)
     customer.recent_notes = list(customer.notes.select_related("author")[:RECENT_NOTES])
-    customer.recent_orders = [
-        _order_summary(order) for order in customer_orders(customer_id=pk)[:RECENT_ORDERS]
-    ]
+    customer.recent_orders = list(customer_orders(customer_id=pk)[:RECENT_ORDERS])
     customer.recent_communications = []
     return customer
 
@@ -39,29 +36,6 @@ def customer_orders(*, customer_id) -> QuerySet:
         .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("id")))
         .order_by("-placed_at", "-id")
     )
-
-
-def _order_summary(order: Order) -> dict:
-    return {
-        "id": str(order.pk),
-        "externalId": order.external_id,
-        "placedAt": timezone.localtime(order.placed_at),
-        "amount": order.amount,
-        "discount": order.discount,
-        "refundedAmount": order.refunded_amount,
-        "status": order.status,
-        "channel": order.channel,
-        "items": [
-            {
-                "dish": item.dish,
-                "category": item.category,
-                "tastes": item.tastes,
-                "quantity": item.quantity,
-                "price": item.price,
-            }
-            for item in order.items.all()
-        ],
-    }
 
 
 HIDDEN_HISTORY_FIELDS = {"phone_index", "email_index", "phone_last4"}

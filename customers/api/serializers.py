@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from customers.api.orders import OrderSerializer
 from customers.models import CustomerSource, CustomerStatus, Gender
 from customers.pii_access import shown_email, shown_phone
 
@@ -112,7 +113,7 @@ class CustomerDetailSerializer(serializers.Serializer):
     tags = serializers.SerializerMethodField()
     addresses = AddressSerializer(many=True)
     notes = NoteSerializer(many=True, source="recent_notes")
-    orders = serializers.ListField(child=serializers.DictField(), source="recent_orders")
+    orders = OrderSerializer(many=True, source="recent_orders")
     communications = serializers.ListField(
         child=serializers.DictField(), source="recent_communications"
     )
