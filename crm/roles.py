@@ -41,7 +41,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     MANAGER: (
         model_perms("customers", "customer", "address", "tag", "customernote")
         | CUSTOMER_SPECIAL
-        | model_perms("customers", "order")
+        | model_perms("customers", "order", "communication")
+        | model_perms("customers", "importrecord", "exportrecord", actions=("view",))
         | {"customers.refund_order"}
         | {"crm.view_auditevent"}
         | model_perms("crm", "apitoken", actions=("view", "add", "change"))
@@ -52,17 +53,18 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         )
         | model_perms("customers", "tag", actions=("view",))
         | model_perms("customers", "order", actions=("view",))
+        | model_perms("customers", "communication", actions=("view", "add", "change"))
         | {"customers.reveal_customer_pii"}
     ),
     MARKETING: (
         # change_customer: marketing tags customers.
         model_perms("customers", "customer", actions=("view", "change"))
         | model_perms("customers", "tag", actions=("view", "add", "change"))
-        | model_perms("customers", "order", actions=("view",))
+        | model_perms("customers", "order", "communication", "exportrecord", actions=("view",))
         | {"customers.export_customer", "customers.batch_update_customer"}
     ),
     FINANCE: (
-        model_perms("customers", "customer", "order", actions=("view",))
+        model_perms("customers", "customer", "order", "exportrecord", actions=("view",))
         | {"customers.export_customer", "customers.refund_order"}
     ),
     OPERATIONS: (
@@ -75,6 +77,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
             actions=("view", "add", "change"),
         )
         | model_perms("customers", "order", actions=("view", "add"))
+        | model_perms("customers", "communication", actions=("view",))
+        | model_perms("customers", "importrecord", "exportrecord", actions=("view",))
         | {
             "customers.import_customer",
             "customers.export_customer",

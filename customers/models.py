@@ -296,8 +296,13 @@ class Order(models.Model):
     The customer's order totals are written only by customers.orders (record_order, refund_order).
     """
 
+    # No index of its own: order_customer_idx (customer_id, placed_at, id) serves every lookup.
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="orders"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
     )
     source = models.CharField(_("source system"), max_length=32)
     external_id = models.CharField(_("external order id"), max_length=64)
@@ -404,3 +409,153 @@ class Refund(models.Model):
 
     def __str__(self):
         return f"{self.order_id}: {self.amount}"
+
+
+class CommunicationChannel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    ONLINE = "online", _("Online")
+    IN_PERSON = "in_person", _("In person")
+
+
+class Communication(models.Model):
+    """A conversation a staff member had with a customer (spec 2.5.4), with an optional follow-up."""
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="communications",
+        db_index=False,
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=CommunicationChannel)
+    content = models.TextField(_("content"))
+    result = models.TextField(_("result"))
+    order = models.ForeignKey(
+        Order,
+        verbose_name=_("order"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="communications",
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff member"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="communications",
+        db_index=False,
+    )
+    follow_up_at = models.DateTimeField(_("follow up at"), null=True, blank=True)
+    follow_up_done_at = models.DateTimeField(_("follow-up done at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("communication")
+        verbose_name_plural = _("communications")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                F("customer_id"),
+                F("created_at").desc(),
+                F("id").desc(),
+                name="communication_customer_idx",
+            ),
+            # Open follow-ups of one staff member by due time: the follow-up lists.
+            models.Index(
+                fields=["staff", "follow_up_at"],
+                condition=Q(follow_up_at__isnull=False, follow_up_done_at__isnull=True),
+                name="communication_followup_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.created_at:%Y-%m-%d}"
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportRecord(models.Model):
+    """One import of customers or orders (spec 2.8.2): options, counts and the file of bad rows."""
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", _("Customers")
+        ORDERS = "orders", _("Orders")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind)
+    file_name = models.CharField(_("file name"), max_length=255)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("imported by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=JobStatus, default=JobStatus.PENDING
+    )
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    error_file = models.FileField(_("rows with errors"), upload_to="imports/errors/", blank=True)
+    message = models.TextField(_("message"), blank=True)
+    created_at = models.DateTimeField(_("started at"), default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.file_name}"
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    XLSX = "xlsx", "Excel (XLSX)"
+    PDF = "pdf", "PDF"
+
+
+class ExportRecord(models.Model):
+    """One export of customers (spec 2.8.1): who, what, how, and the file when it is ready."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("exported by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    format = models.CharField(_("format"), max_length=8, choices=ExportFormat)
+    fields = models.JSONField(_("fields"), default=list)
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    masked = models.BooleanField(_("masked"), default=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=JobStatus, default=JobStatus.PENDING
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    row_count = models.PositiveIntegerField(_("rows"), default=0)
+    file = models.FileField(_("file"), upload_to="exports/", blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_format_display()} {self.created_at:%Y-%m-%d %H:%M}"
