@@ -418,7 +418,7 @@ class CommunicationChannel(models.TextChoices):
 
 
 class Communication(models.Model):
-    """A conversation a staff member had with a customer (spec 2.5.4), with an optional follow-up."""
+    """A conversation a staff member had with a customer (spec 2.5.4), maybe with a follow-up."""
 
     customer = models.ForeignKey(
         Customer,
