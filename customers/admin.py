@@ -59,9 +59,11 @@ from customers.models import (
     Tag,
 )
 from customers.pii_access import can_reveal, record_reveal, shown_email, shown_phone
+from customers.selectors import customer_orders
 
 # Below this many rows an exact COUNT is cheap and the estimate may be stale: count exactly.
 ESTIMATE_ABOVE = 100_000
+ORDERS_PER_PAGE = 20
 # Query parameters that do not narrow the list.
 NON_FILTER_PARAMS = {PAGE_VAR, ORDER_VAR, IS_POPUP_VAR, TO_FIELD_VAR, "e"}
 SERVICE_ERRORS = (ValidationError, BusinessError)
@@ -544,6 +546,9 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and request.method == "GET" and can_reveal(request.user):
             record_reveal(actor=request.user, customers=[obj], context="admin_detail")
+        if obj is not None and request.user.has_perm("customers.view_order"):
+            paginator = Paginator(customer_orders(customer_id=obj.pk), ORDERS_PER_PAGE)
+            context["orders_page"] = paginator.get_page(request.GET.get("orders_page"))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
