@@ -36,7 +36,7 @@ def test_orders_tab_lists_orders_with_dishes(client, make_user, make_customer):
     place(customer, 1, dish="水煮鱼")
     client.force_login(make_user(roles=["manager"]))
     page = change_page(client, customer).content.decode()
-    assert "POS-%d-1" % customer.pk in page
+    assert f"POS-{customer.pk}-1" in page
     assert "水煮鱼 ×2" in page
 
 
