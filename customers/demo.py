@@ -1,4 +1,4 @@
-"""Demo data for `make run`: about 1,000 realistic customers, loaded once.
+"""Demo data for `make run`: about 1,000 realistic customers and a year of their orders, once.
 
 Names follow the real skew of Chinese surnames (王, 李, 张 ... are common) with one or two given
 characters, so 2-character names repeat as they do in life. Everything derives from a fixed seed,
@@ -22,6 +22,10 @@ from customers.models import (
     CustomerSource,
     CustomerTag,
     Gender,
+    Order,
+    OrderChannel,
+    OrderItem,
+    PaymentMethod,
     Tag,
 )
 
@@ -58,6 +62,20 @@ LEVEL_WEIGHTS = [
     (CustomerLevel.SVIP, 3),
 ]
 SEED = 20250120
+MENU = [
+    ("宫保鸡丁", "川菜", ["辣"], 48),
+    ("水煮鱼", "川菜", ["麻辣"], 88),
+    ("麻婆豆腐", "川菜", ["麻辣"], 32),
+    ("酸菜鱼", "川菜", ["酸辣"], 72),
+    ("白切鸡", "粤菜", ["清淡"], 68),
+    ("烧鹅", "粤菜", [], 98),
+    ("虾饺", "粤菜", ["清淡"], 36),
+    ("剁椒鱼头", "湘菜", ["辣"], 78),
+    ("红烧肉", "本帮菜", ["甜"], 58),
+    ("小笼包", "本帮菜", [], 28),
+    ("东坡肉", "浙菜", ["甜"], 62),
+    ("扬州炒饭", "淮扬菜", [], 26),
+]
 
 
 MOBILE_PREFIXES = [f"13{d}" for d in range(10)] + ["150", "151", "152", "158", "159", "186", "188"]
@@ -68,52 +86,79 @@ def demo_phone(rng: random.Random) -> str:
 
 
 def load_demo_customers(count: int = 1000) -> int:
-    """Create `count` demo customers unless they exist; return how many were created."""
+    """Create `count` demo customers with a year of orders unless they exist; return how many
+    customers were created."""
     rng = random.Random(SEED)
     now = timezone.now()
-    customers, seen = [], set()
-    while len(customers) < count:
+    demo, seen = [], set()
+    while len(demo) < count:
         phone = normalize_phone(demo_phone(rng))
         if phone in seen:
             continue
         seen.add(phone)
-        customers.append(_demo_customer(rng, phone, now))
+        demo.append(_demo_customer(rng, phone, now))
     # Demo phones already taken (a previous run, or a customer since re-phoned) are skipped.
     taken = set(
         Customer.objects.filter(
-            phone_index__in=[blind_index(c.phone, purpose="phone") for c in customers]
+            phone_index__in=[blind_index(c.phone, purpose="phone") for c, _o in demo]
         ).values_list("phone_index", flat=True)
     )
-    customers = [c for c in customers if blind_index(c.phone, purpose="phone") not in taken]
-    if not customers:
+    demo = [(c, o) for c, o in demo if blind_index(c.phone, purpose="phone") not in taken]
+    if not demo:
         return 0
     with transaction.atomic():
         tags = [Tag.objects.get_or_create(name=name)[0] for name in TAGS]
-        for customer in customers:
+        for customer, _orders in demo:
             customer.refresh_search_columns()
-        bulk_create_with_history(customers, Customer, batch_size=500)
-        created = list(Customer.objects.filter(phone_index__in=[c.phone_index for c in customers]))
+        bulk_create_with_history([c for c, _o in demo], Customer, batch_size=500)
+        ids = dict(
+            Customer.objects.filter(phone_index__in=[c.phone_index for c, _o in demo]).values_list(
+                "phone_index", "pk"
+            )
+        )
+        for customer, orders in demo:
+            customer.pk = ids[bytes(customer.phone_index)]
+            for order, _items in orders:
+                order.customer_id = customer.pk
         CustomerTag.objects.bulk_create(
             [
-                CustomerTag(customer=customer, tag=tag)
-                for customer in created
+                CustomerTag(customer_id=customer.pk, tag=tag)
+                for customer, _orders in demo
                 for tag in rng.sample(tags, rng.choice([0, 1, 1, 2, 3]))
             ]
         )
         Address.objects.bulk_create(
-            [_demo_address(rng, customer) for customer in created if rng.random() < 0.6]
+            [_demo_address(rng, customer) for customer, _orders in demo if rng.random() < 0.6]
         )
-    return len(created)
+        orders = [pair for _customer, orders in demo for pair in orders]
+        Order.objects.bulk_create([order for order, _items in orders], batch_size=1000)
+        OrderItem.objects.bulk_create(
+            [item for order, items in orders for item in _attach(order, items)], batch_size=2000
+        )
+    return len(demo)
 
 
-def _demo_customer(rng: random.Random, phone: str, now) -> Customer:
+def _attach(order: Order, items: list[OrderItem]) -> list[OrderItem]:
+    for item in items:
+        item.order = order
+    return items
+
+
+def _demo_customer(rng: random.Random, phone: str, now) -> tuple[Customer, list]:
+    """A customer and their orders of the last year; the order totals on the customer are
+    computed from those orders exactly as customers.orders.record_order would have added them."""
     name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2, 2])))
     created_at = now - timedelta(days=rng.randrange(730), minutes=rng.randrange(1440))
-    order_count = rng.choice([0, 0, 1, 1, 2, 3, 5, 8, 13, 21, 40])
-    total = Decimal(sum(rng.randint(40, 400) for _ in range(order_count)))
-    last_order = created_at + (now - created_at) * rng.random() if order_count else None
+    # Skewed like a restaurant's guests: many come once or twice, a few are regulars.
+    order_count = rng.choice([0, 0, 1, 1, 1, 2, 2, 3, 4, 6, 9, 14, 24, 40])
+    first_possible = max(created_at, now - timedelta(days=365))
+    orders = sorted(
+        (_demo_order(rng, first_possible, now) for _ in range(order_count)),
+        key=lambda pair: pair[0].placed_at,
+    )
+    paid = sum((order.amount - order.discount for order, _items in orders), Decimal("0"))
     level = rng.choices([lvl for lvl, _w in LEVEL_WEIGHTS], [w for _l, w in LEVEL_WEIGHTS])[0]
-    return Customer(
+    customer = Customer(
         name=name,
         phone=phone,
         email=f"guest{rng.randrange(10**6)}@example.com" if rng.random() < 0.4 else None,
@@ -122,16 +167,50 @@ def _demo_customer(rng: random.Random, phone: str, now) -> Customer:
         if rng.random() < 0.7
         else None,
         level=level,
-        points=int(total) if level != CustomerLevel.REGULAR else int(total) // 2,
-        total_spent=total,
-        order_count=order_count,
-        avg_order_value=(total / order_count).quantize(Decimal("0.01")) if order_count else 0,
-        first_order_date=created_at if order_count else None,
-        last_order_date=last_order,
+        points=int(paid) if level != CustomerLevel.REGULAR else int(paid) // 2,
+        total_spent=paid,
+        order_count=len(orders),
+        avg_order_value=(paid / len(orders)).quantize(Decimal("0.01")) if orders else 0,
+        first_order_date=orders[0][0].placed_at if orders else None,
+        last_order_date=orders[-1][0].placed_at if orders else None,
         register_date=timezone.localtime(created_at).date(),
         source=rng.choice(CustomerSource.values),
         created_at=created_at,
     )
+    return customer, orders
+
+
+def _demo_order(rng: random.Random, start, end) -> tuple[Order, list[OrderItem]]:
+    placed_at = start + (end - start) * rng.random()
+    # Lunch and dinner peaks.
+    placed_at = timezone.localtime(placed_at).replace(
+        hour=rng.choice([11, 12, 12, 13, 17, 18, 18, 19, 20]), minute=rng.randrange(60)
+    )
+    if placed_at > end:
+        placed_at -= timedelta(days=1)
+    items = [
+        OrderItem(
+            dish=dish,
+            category=category,
+            tastes=tastes,
+            quantity=rng.choice([1, 1, 2]),
+            price=Decimal(price),
+        )
+        for dish, category, tastes, price in rng.sample(MENU, rng.randint(1, 4))
+    ]
+    amount = sum((item.price * item.quantity for item in items), Decimal("0"))
+    discount = Decimal(rng.choice([0, 0, 0, 5, 10, 20])).min(amount)
+    order = Order(
+        source="demo",
+        external_id=f"DEMO-{rng.randrange(16**12):012x}",
+        store_id=rng.choice(["BJ001", "SH001", "GZ001", "CD001"]),
+        channel=rng.choice(OrderChannel.values),
+        placed_at=placed_at,
+        amount=amount,
+        discount=discount,
+        payment_method=rng.choice(PaymentMethod.values),
+    )
+    return order, items
 
 
 def _demo_address(rng: random.Random, customer: Customer) -> Address:

@@ -1,0 +1,29 @@
+"""Demo data: loaded once, and its customers' figures agree with their orders."""
+
+import pytest
+from django.db.models import Count, Max, Sum
+from django.utils import timezone
+
+from customers.demo import load_demo_customers
+from customers.models import Customer, Order
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_data_loads_once_with_orders_that_match_the_totals():
+    assert load_demo_customers(60) == 60
+    assert load_demo_customers(60) == 0
+    assert Customer.objects.count() == 60
+    assert Order.objects.exists()
+    assert not Order.objects.filter(placed_at__gt=timezone.now()).exists()
+    figures = {
+        row["customer_id"]: row
+        for row in Order.objects.values("customer_id").annotate(
+            n=Count("id"), paid=Sum("amount") - Sum("discount"), last=Max("placed_at")
+        )
+    }
+    for customer in Customer.objects.all():
+        row = figures.get(customer.pk, {"n": 0, "paid": 0, "last": None})
+        assert customer.order_count == row["n"]
+        assert customer.total_spent == row["paid"]
+        assert customer.last_order_date == row["last"]
