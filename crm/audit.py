@@ -1,5 +1,6 @@
 """Writing the audit trail (spec §3.3 "操作审计"): one row per traceable action, written in the
 caller's transaction, so an action that rolls back leaves no event and one that commits has one.
+Refusals, which roll back by nature, use record_refusal.
 """
 
 import ipaddress
@@ -9,7 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from crm.models import AuditAction, AuditEvent
-from crm.request_context import current_ip
+from crm.request_context import current_ip, run_after_view
 
 REPR_MAX_LENGTH = AuditEvent._meta.get_field("object_repr").max_length
 
@@ -41,6 +42,14 @@ def record_event(
             ip=ip,
         )
     )
+
+
+def record_refusal(**event) -> None:
+    """Record a refused attempt (a wrong re-verification password ...) even though the refusal
+    rolls the request back: the event is written after the view, outside its transaction.
+    Takes record_event's arguments; the IP is taken now, while the request is current."""
+    event.setdefault("ip", current_ip())
+    run_after_view(lambda: record_event(**event))
 
 
 def record_events(*, action: str, actor=None, objects, summary: dict | None = None) -> None:

@@ -1,7 +1,8 @@
 """The current request's actor and client IP, for audit events written deep inside services."""
 
+from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -12,6 +13,7 @@ _current: ContextVar["RequestContext | None"] = ContextVar("crm_request_context"
 class RequestContext:
     ip: str | None
     request: object
+    after_view: list[Callable[[], object]] = field(default_factory=list)
 
 
 def client_ip(request) -> str | None:
@@ -32,13 +34,28 @@ def current_request():
     return context.request if context else None
 
 
+def run_after_view(callback: Callable[[], object]) -> None:
+    """Run `callback` once the view has returned, outside the view's transaction (each request
+    is one transaction, ATOMIC_REQUESTS), so what it writes stays even when the view rolls back.
+    Outside a request it runs at once."""
+    context = _current.get()
+    if context is None:
+        callback()
+    else:
+        context.after_view.append(callback)
+
+
 class RequestContextMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        token = _current.set(RequestContext(ip=client_ip(request), request=request))
+        context = RequestContext(ip=client_ip(request), request=request)
+        token = _current.set(context)
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
+            for callback in context.after_view:
+                callback()
+            return response
         finally:
             _current.reset(token)

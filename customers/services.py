@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.audit import record_event
+from crm.audit import record_event, record_refusal
 from crm.auth import lockout
 from crm.errors import BusinessError, Conflict, NotAllowed, violated_constraint
 from crm.models import AuditEvent
@@ -146,8 +146,10 @@ def customer_update(
 ) -> Customer:
     """Change profile fields or the status (UPDATABLE_FIELDS) and, when given, replace the tags.
 
-    Changing phone or e-mail needs the actor's own password (spec 2.1.2, 敏感信息修改需要验证):
-    without it, or with a wrong one, VerificationFailed and nothing changes.
+    The row is locked and re-read, and only the changed columns are written, so a concurrent
+    order's totals are never overwritten. Changing phone or e-mail needs the actor's own password
+    (spec 2.1.2, 敏感信息修改需要验证): without it, or with a wrong one, the attempt is audited,
+    VerificationFailed is raised and nothing changes. Returns the updated customer.
     """
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
@@ -167,17 +169,22 @@ def customer_update(
     if "status" in changed:
         _check_status_change(actor, changes["status"])
     if changed & VERIFIED_FIELDS and not _verified(actor, verification_password):
+        record_refusal(
+            action="login_failure", actor=actor, obj=customer, summary={"context": "verification"}
+        )
         raise VerificationFailed()
-    for name in changed:
-        setattr(customer, name, changes[name])
-    customer.full_clean(exclude=["customer_no", "phone_index", "email_index", "phone_last4"])
     with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        changed = {name for name in changed if getattr(customer, name) != changes[name]}
+        for name in changed:
+            setattr(customer, name, changes[name])
+        customer.full_clean(exclude=["customer_no", "phone_index", "email_index", "phone_last4"])
         if changed & {"phone", "email"}:
             _check_unique(customer)
         if changed:
             customer._history_user = actor
             customer._change_reason = reason or str(_("Edited"))
-            _save_unique(customer)
+            _save_unique(customer, update_fields=_columns_written(changed))
         tags_changed = tags is not None and _replace_tags(customer, tags, actor)
         if changed or tags_changed:
             summary = {"fields": sorted(changed | ({"tags"} if tags_changed else set()))}
@@ -239,10 +246,11 @@ def customers_batch_update(
 def customer_archive(*, customer: Customer, actor, reason: str = "") -> Customer:
     """Staff "delete": the record stays, with status archived, and can be restored by an edit."""
     with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
         customer.status = CustomerStatus.ARCHIVED
         customer._history_user = actor
         customer._change_reason = reason or str(_("Archived"))
-        customer.save()
+        customer.save(update_fields=["status", "updated_at"])
         record_event(action="delete", actor=actor, obj=customer, summary={"reason": reason})
     return customer
 
@@ -394,10 +402,20 @@ def _check_unique(customer: Customer) -> None:
         raise DuplicateCustomerNo()
 
 
-def _save_unique(customer: Customer) -> None:
+def _columns_written(changed: set[str]) -> list[str]:
+    """The changed fields plus the search columns derived from them (Customer.save)."""
+    derived = {
+        "name": ["name_grams"],
+        "phone": ["phone_index", "phone_last4"],
+        "email": ["email_index"],
+    }
+    return sorted({*changed, "updated_at", *(c for f in changed for c in derived.get(f, []))})
+
+
+def _save_unique(customer: Customer, update_fields=None) -> None:
     try:
         with transaction.atomic():
-            customer.save()
+            customer.save(update_fields=update_fields)
     except IntegrityError as error:
         constraint = violated_constraint(error)
         if constraint in UNIQUE_ERRORS:

@@ -144,19 +144,19 @@ class CustomerDetailView(GenericAPIView):
         responses={204: OpenApiResponse(description="Archived.")},
     )
     def delete(self, request, pk):
-        customer = get_object_or_404(Customer.objects.select_for_update(), pk=pk)
+        customer = get_object_or_404(Customer, pk=pk)
         services.customer_archive(customer=customer, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _update(self, request, pk, *, partial):
-        customer = get_object_or_404(Customer.objects.select_for_update(), pk=pk)
+        customer = get_object_or_404(Customer, pk=pk)
         body = serializers.CustomerUpdateSerializer(data=request.data, partial=partial)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         changes = _profile(data)
         if "status" in data:
             changes["status"] = data["status"]
-        services.customer_update(
+        customer = services.customer_update(
             customer=customer,
             actor=request.user,
             changes=changes,

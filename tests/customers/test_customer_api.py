@@ -299,7 +299,9 @@ class TestUpdate:
         customer.refresh_from_db()
         assert (customer.name, customer.phone) == ("张三", "+8613800138000")
 
-    def test_phone_change_with_wrong_password_is_403(self, api_client, manager, make_customer):
+    def test_phone_change_with_wrong_password_is_403_and_audited(
+        self, api_client, manager, make_customer
+    ):
         customer = make_customer(phone="13800138000")
         response = api_client(manager).patch(
             detail_url(customer),
@@ -307,6 +309,9 @@ class TestUpdate:
             format="json",
         )
         assert response.status_code == 403
+        attempt = AuditEvent.objects.get(action="login_failure", object_id=str(customer.pk))
+        assert attempt.actor == manager
+        assert attempt.summary == {"context": "verification"}
 
     def test_phone_change_with_own_password_succeeds(self, api_client, manager, make_customer):
         customer = make_customer(phone="13800138000")
