@@ -53,3 +53,11 @@ class ModelPermissions(DjangoModelPermissions):
             return super()._queryset(view)
         model = apps.get_model(self.model) if isinstance(self.model, str) else self.model
         return model._default_manager.none()
+
+
+def permissions_by_method(view, perms_by_method: dict[str, list[str]]) -> list[BasePermission]:
+    """For a view's get_permissions(): the permissions its request method needs. HEAD and
+    OPTIONS need GET's; a method the view does not serve gets none, so DRF answers 405."""
+    method = "GET" if view.request.method in {"HEAD", "OPTIONS"} else view.request.method
+    perms = perms_by_method.get(method)
+    return [HasPerms(*perms)()] if perms else []

@@ -69,10 +69,10 @@ class AddressSerializer(RevealMixin, serializers.Serializer):
 
 
 class NoteSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    body = serializers.CharField()
-    author = serializers.CharField(source="author.username", default=None)
-    createdAt = serializers.DateTimeField(source="created_at")
+    id = serializers.CharField(read_only=True)
+    body = serializers.CharField(max_length=2000)
+    author = serializers.CharField(source="author.username", default=None, read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
 
 
 class ProfileSerializer(RevealMixin, serializers.Serializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers.api import orders, views
+from customers.api import addresses, orders, views
 
 urlpatterns = [
     path("customers", views.CustomerListCreateView.as_view(), name="customer-list"),
@@ -16,6 +16,17 @@ urlpatterns = [
         name="customer-history",
     ),
     path("customers/<int:pk>/erase", views.CustomerEraseView.as_view(), name="customer-erase"),
+    path(
+        "customers/<int:pk>/addresses",
+        addresses.AddressCreateView.as_view(),
+        name="customer-address-create",
+    ),
+    path(
+        "customers/<int:pk>/addresses/<int:address_id>",
+        addresses.AddressDetailView.as_view(),
+        name="customer-address-detail",
+    ),
+    path("customers/<int:pk>/notes", addresses.NoteListCreateView.as_view(), name="customer-notes"),
     path(
         "customers/<int:pk>/orders",
         orders.CustomerOrderListView.as_view(),

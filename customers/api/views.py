@@ -11,7 +11,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from crm.api.pagination import PagePagination
-from crm.permissions import HasPerms
+from crm.permissions import HasPerms, permissions_by_method
 from customers import services
 from customers.api import serializers
 from customers.api.filters import CustomerFilter
@@ -31,15 +31,6 @@ PROFILE_KEYS = {
 }
 
 
-def _permissions_by_method(view, perms_by_method):
-    method = view.request.method
-    if method in {"HEAD", "OPTIONS"}:
-        method = "GET"
-    perms = perms_by_method.get(method)
-    # A method the view does not serve gets no permission class, so DRF answers 405.
-    return [HasPerms(*perms)()] if perms else []
-
-
 class CustomerListCreateView(GenericAPIView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = CustomerFilter
@@ -47,7 +38,7 @@ class CustomerListCreateView(GenericAPIView):
     serializer_class = serializers.CustomerListItemSerializer
 
     def get_permissions(self):
-        return _permissions_by_method(
+        return permissions_by_method(
             self, {"GET": ["customers.view_customer"], "POST": ["customers.add_customer"]}
         )
 
@@ -93,7 +84,7 @@ class CustomerDetailView(GenericAPIView):
     serializer_class = serializers.CustomerDetailSerializer
 
     def get_permissions(self):
-        return _permissions_by_method(
+        return permissions_by_method(
             self,
             {
                 "GET": ["customers.view_customer"],
