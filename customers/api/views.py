@@ -116,6 +116,11 @@ class CustomerDetailView(GenericAPIView):
 
     @extend_schema(
         summary="Replace a customer's profile",
+        description=(
+            "The body of POST /customers: name and phone are required. Optional fields left out "
+            "keep their stored values (send null or an empty string to clear one). A changed "
+            "phone or e-mail needs verification.password, the caller's own password."
+        ),
         request=serializers.CustomerUpdateSerializer,
         responses=serializers.CustomerUpdatedSerializer,
     )
