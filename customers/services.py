@@ -4,9 +4,11 @@ Views, the admin, imports and commands all call these, so a rule lives in one pl
 """
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -25,6 +27,7 @@ from customers.models import (
     Customer,
     CustomerNote,
     CustomerStatus,
+    CustomerTag,
     Tag,
 )
 
@@ -223,11 +226,14 @@ def customers_batch_update(
         )
     added = tags_get_or_create(add_tags, actor=actor)
     removed = list(Tag.objects.filter(name__in=list(remove_tags)))
-    updated = 0
     with transaction.atomic():
-        for customer in Customer.objects.filter(pk__in=ids).select_for_update().order_by("pk"):
-            if _apply_batch(customer, actor, set_fields, added, removed, reason):
-                updated += 1
+        changed = _apply_batch(
+            list(Customer.objects.filter(pk__in=ids).select_for_update().order_by("pk")),
+            set_fields=set_fields,
+            added=added,
+            removed=removed,
+        )
+        _record_batch_history(changed, actor=actor, reason=reason or str(_("Batch edit")))
         record_event(
             action="batch_update",
             actor=actor,
@@ -237,10 +243,10 @@ def customers_batch_update(
                 "addTags": [tag.name for tag in added],
                 "removeTags": [tag.name for tag in removed],
                 "matched": len(ids),
-                "updated": updated,
+                "updated": len(changed),
             },
         )
-    return updated
+    return len(changed)
 
 
 def customer_archive(*, customer: Customer, actor, reason: str = "") -> Customer:
@@ -389,22 +395,59 @@ def tags_get_or_create(names: Iterable[str], *, actor=None) -> list[Tag]:
     return [existing[name] for name in cleaned]
 
 
-def _apply_batch(customer, actor, set_fields, added, removed, reason) -> bool:
-    changed = [name for name, value in set_fields.items() if getattr(customer, name) != value]
-    for name in changed:
-        setattr(customer, name, set_fields[name])
-    if changed:
-        customer._history_user = actor
-        customer._change_reason = reason or str(_("Batch edit"))
-        customer.save(update_fields=[*changed, "updated_at"])
-    current = set(customer.tags.values_list("pk", flat=True))
-    to_add = [tag for tag in added if tag.pk not in current]
-    to_remove = [tag for tag in removed if tag.pk in current]
-    if to_add or to_remove:
-        customer._history_user = actor
-        customer.tags.add(*to_add)
-        customer.tags.remove(*to_remove)
-    return bool(changed or to_add or to_remove)
+def _apply_batch(customers: list[Customer], *, set_fields, added, removed) -> list[Customer]:
+    """Set-based: one UPDATE for the fields, one INSERT and one DELETE for the tags, whatever
+    the number of customers. Returns the customers that changed."""
+    ids = [customer.pk for customer in customers]
+    tags_of = defaultdict(set)
+    for customer_id, tag_id in CustomerTag.objects.filter(customer_id__in=ids).values_list(
+        "customer_id", "tag_id"
+    ):
+        tags_of[customer_id].add(tag_id)
+    now = timezone.now()
+    changed, links = [], []
+    for customer in customers:
+        fields = [name for name, value in set_fields.items() if getattr(customer, name) != value]
+        to_add = [tag for tag in added if tag.pk not in tags_of[customer.pk]]
+        to_remove = {tag.pk for tag in removed} & tags_of[customer.pk]
+        if not (fields or to_add or to_remove):
+            continue
+        for name in fields:
+            setattr(customer, name, set_fields[name])
+        customer.updated_at = now
+        changed.append(customer)
+        links += [CustomerTag(customer=customer, tag=tag) for tag in to_add]
+    changed_ids = [customer.pk for customer in changed]
+    Customer.objects.bulk_update(changed, [*set_fields, "updated_at"], batch_size=1000)
+    CustomerTag.objects.bulk_create(links, batch_size=1000)
+    if removed:
+        CustomerTag.objects.filter(customer_id__in=changed_ids, tag__in=removed).delete()
+    return changed
+
+
+def _record_batch_history(customers: list[Customer], *, actor, reason: str) -> None:
+    """One history record per changed customer, with its tags as they now are (what
+    simple-history writes for one save, done in bulk)."""
+    records = Customer.history.bulk_history_create(
+        customers, batch_size=1000, update=True, default_user=actor, default_change_reason=reason
+    )
+    if not records:
+        return
+    record_of = {record.id: record for record in records}
+    tag_history = apps.get_model("customers", "HistoricalCustomerTag")
+    tag_history.objects.bulk_create(
+        [
+            tag_history(
+                history=record_of[link.customer_id],
+                id=link.pk,
+                customer_id=link.customer_id,
+                tag_id=link.tag_id,
+                created_at=link.created_at,
+            )
+            for link in CustomerTag.objects.filter(customer_id__in=record_of)
+        ],
+        batch_size=1000,
+    )
 
 
 def _replace_tags(customer: Customer, names: Iterable[str], actor) -> bool:

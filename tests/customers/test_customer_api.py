@@ -369,6 +369,28 @@ class TestBatchUpdate:
         other.refresh_from_db()
         assert other.status == "active"
 
+    def test_history_of_a_batch_edit_names_actor_reason_and_tags(
+        self, api_client, manager, make_customer
+    ):
+        customer = make_customer(tags=["素食"])
+        client = api_client(manager)
+        client.post(
+            self.URL,
+            {
+                "ids": [customer.pk],
+                "set": {"source": "app"},
+                "addTags": ["沉睡客户"],
+                "reason": "季度整理",
+            },
+            format="json",
+        )
+        latest = client.get(f"{detail_url(customer)}/history").json()["data"]["items"][0]
+        assert (latest["actor"], latest["reason"]) == ("manager", "季度整理")
+        changes = {change["field"]: change for change in latest["changes"]}
+        assert changes["source"]["new"] == "app"
+        assert changes["tags"]["old"] == ["素食"]
+        assert changes["tags"]["new"] == ["沉睡客户", "素食"]
+
     def test_by_filter_uses_list_parameters(self, api_client, manager, make_customer):
         wang = make_customer(name="王芳")
         make_customer(name="李娜")
