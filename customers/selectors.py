@@ -46,15 +46,17 @@ def customer_history_entries(records: list, *, older, reveal: bool) -> list[dict
     """Each history record with the fields it changed against the record before it.
 
     `records` is one page, newest first; `older` is the record just before the page's last one.
+    Field diffs are computed in Python; the tag sets of all these records come in one query.
     """
     from customers.pii_access import shown_email, shown_phone
 
     shown = {"phone": shown_phone, "email": shown_email}
+    tags_at = _tags_at([*records, *([older] if older else [])])
     entries = []
     for record, previous in zip(records, [*records[1:], older], strict=True):
         changes = []
         if previous is not None:
-            delta = record.diff_against(previous)
+            delta = record.diff_against(previous, excluded_fields=["tags"])
             for change in delta.changes:
                 if change.field in HIDDEN_HISTORY_FIELDS:
                     continue
@@ -62,9 +64,10 @@ def customer_history_entries(records: list, *, older, reveal: bool) -> list[dict
                 if change.field in PII_HISTORY_FIELDS:
                     old = shown[change.field](old, reveal=reveal)
                     new = shown[change.field](new, reveal=reveal)
-                if change.field == "tags":
-                    old, new = _tag_names(old), _tag_names(new)
                 changes.append({"field": change.field, "old": _plain(old), "new": _plain(new)})
+            old_tags, new_tags = tags_at[previous.history_id], tags_at[record.history_id]
+            if old_tags != new_tags:
+                changes.append({"field": "tags", "old": old_tags, "new": new_tags})
         entries.append(
             {
                 "id": str(record.history_id),
@@ -78,11 +81,17 @@ def customer_history_entries(records: list, *, older, reveal: bool) -> list[dict
     return entries
 
 
-def _tag_names(rows) -> list[str]:
-    from customers.models import Tag
+def _tags_at(records: list) -> dict[int, list[str]]:
+    """The tag names each history record saw, sorted, by history id (one query)."""
+    from django.apps import apps
 
-    ids = [row["tag"] for row in rows]
-    return sorted(Tag.objects.filter(pk__in=ids).values_list("name", flat=True))
+    tag_history = apps.get_model("customers", "HistoricalCustomerTag")
+    tags = {record.history_id: [] for record in records}
+    for history_id, name in tag_history.objects.filter(history_id__in=list(tags)).values_list(
+        "history_id", "tag__name"
+    ):
+        tags[history_id].append(name or "?")
+    return {history_id: sorted(names) for history_id, names in tags.items()}
 
 
 def _plain(value):

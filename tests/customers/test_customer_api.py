@@ -601,3 +601,18 @@ class TestReviewedEdges:
         assert not customer.history.exclude(history_change_reason=None).exists()
         edit = api_client(manager).patch(detail_url(customer), {"name": "李四"}, format="json")
         assert edit.status_code == 400
+
+
+def test_history_query_count_does_not_grow_with_entries(
+    api_client, manager, make_customer, django_assert_max_num_queries
+):
+    customer = make_customer(tags=["素食"])
+    client = api_client(manager)
+    for index in range(12):
+        client.patch(
+            detail_url(customer), {"name": f"张{index}", "tags": [f"标签{index}"]}, format="json"
+        )
+    # savepoint pair, permissions, customer, count, page, older record, tag sets, reveal audit
+    with django_assert_max_num_queries(10):
+        response = client.get(f"{detail_url(customer)}/history", {"limit": 20})
+    assert len(response.json()["data"]["items"]) == 20
