@@ -51,6 +51,7 @@ from customers.admin_forms import (
     mask_text,
     service_errors,
 )
+from customers.admin_import import import_urls
 from customers.models import (
     Address,
     Customer,
@@ -479,6 +480,10 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
     @admin.display(description=_("tags"))
     def tag_list(self, customer):
         return ", ".join(tag.name for tag in customer.tags.all())
+
+    def get_urls(self):
+        # The import page (customers/admin_import.py), before the default <object_id>/ patterns.
+        return import_urls(self) + super().get_urls()
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")

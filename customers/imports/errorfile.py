@@ -1,0 +1,49 @@
+"""The file of rejected rows: the input's own columns plus ERROR_COLUMN, in the input's format,
+so that it can be corrected and imported again as it is."""
+
+import csv
+import io
+
+from customers.imports.columns import ERROR_COLUMN
+from customers.imports.reader import TableFile
+
+
+def build_error_file(table: TableFile, errors: dict[int, list[str]]) -> bytes:
+    """The rows of `table` whose row number is in `errors`, each with its reasons."""
+    keep = [i for i, header in enumerate(table.headers) if header != ERROR_COLUMN]
+    headers = [table.headers[i] for i in keep] + [ERROR_COLUMN]
+    rows = (
+        [cells[i] for i in keep] + ["; ".join(errors[number])]
+        for number, cells in table.rows()
+        if number in errors
+    )
+    if table.format == "xlsx":
+        return _xlsx(headers, rows)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    writer.writerows(rows)
+    # With a BOM, so that Excel opens the Chinese text correctly.
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _xlsx(headers, rows) -> bytes:
+    import openpyxl
+
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def template_file(headers: list[str], file_format: str) -> bytes:
+    """An empty file with only the header row."""
+    if file_format == "xlsx":
+        return _xlsx(headers, [])
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerow(headers)
+    return buffer.getvalue().encode("utf-8-sig")
