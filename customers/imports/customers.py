@@ -181,7 +181,7 @@ def _run(
             result.skipped = counts.get("skip", 0)
         else:
             reason = gettext("Imported from %(file)s") % {"file": table.name}
-            _write(actor, tags, now, reason[:100], result)
+            _write(actor, tags, now, reason[:100], result, counts)
             result.skipped = counts.get("skip", 0)
         result.failed = len(result.errors)
         if not result.message:
@@ -401,7 +401,7 @@ HISTORY_COLUMNS = (
 )
 
 
-def _write(actor, tags, now, reason, result) -> None:
+def _write(actor, tags, now, reason, result, counts) -> None:
     if tags:
         # actor=None: the import itself creates the file's missing tags (as tags_get_or_create
         # documents for imports); the importer's permission was checked to start it.
@@ -416,37 +416,41 @@ def _write(actor, tags, now, reason, result) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH inserted AS (
-                INSERT INTO customers_customer (
-                    customer_no, name, name_grams, phone, phone_index, phone_last4, email,
-                    email_index, gender, birthday, avatar, level, points, total_spent,
-                    order_count, avg_order_value, register_date, status, source, created_at,
-                    updated_at
-                )
-                SELECT COALESCE(s.customer_no, next_customer_no()), s.name, s.name_grams,
-                    s.phone, s.phone_index, s.phone_last4, s.email, s.email_index,
-                    COALESCE(s.gender, 'unknown'), s.birthday, '', 'regular', 0, 0, 0, 0,
-                    COALESCE(s.register_date, %(today)s), 'active',
-                    COALESCE(s.source, %(source)s), %(now)s, %(now)s
-                FROM {STAGING} s WHERE s.action = 'create' ORDER BY s.row_no
-                ON CONFLICT DO NOTHING
-                RETURNING id, phone_index
+            INSERT INTO customers_customer (
+                customer_no, name, name_grams, phone, phone_index, phone_last4, email,
+                email_index, gender, birthday, avatar, level, points, total_spent,
+                order_count, avg_order_value, register_date, status, source, created_at,
+                updated_at
             )
-            UPDATE {STAGING} s SET customer_id = inserted.id
-            FROM inserted WHERE s.phone_index = inserted.phone_index AND s.action = 'create'
+            SELECT COALESCE(s.customer_no, next_customer_no()), s.name, s.name_grams,
+                s.phone, s.phone_index, s.phone_last4, s.email, s.email_index,
+                COALESCE(s.gender, 'unknown'), s.birthday, '', 'regular', 0, 0, 0, 0,
+                COALESCE(s.register_date, %(today)s), 'active',
+                COALESCE(s.source, %(source)s), %(now)s, %(now)s
+            FROM {STAGING} s WHERE s.action = 'create' ORDER BY s.row_no
+            ON CONFLICT DO NOTHING
             """,
             params,
         )
-        cursor.execute(
-            f"""
-            UPDATE {STAGING} SET action = 'fail'
-            WHERE action = 'create' AND customer_id IS NULL RETURNING row_no
-            """
-        )
-        for (row_no,) in cursor.fetchall():
-            result.errors[row_no] = [
-                gettext("Another customer with this phone, e-mail or number was just created.")
-            ]
+        result.created = cursor.rowcount
+        if result.created < counts.get("create", 0):
+            # A customer with the same phone, e-mail or number was created meanwhile (an order,
+            # another import): this import's rows are those stamped with its own time.
+            cursor.execute(
+                f"""
+                UPDATE {STAGING} s SET action = 'fail'
+                WHERE s.action = 'create' AND NOT EXISTS (
+                    SELECT FROM customers_customer c
+                    WHERE c.phone_index = s.phone_index AND c.created_at = %(now)s
+                )
+                RETURNING s.row_no
+                """,
+                params,
+            )
+            for (row_no,) in cursor.fetchall():
+                result.errors[row_no] = [
+                    gettext("Another customer with this phone, e-mail or number was just created.")
+                ]
         cursor.execute(
             f"""
             UPDATE customers_customer c SET
@@ -465,10 +469,11 @@ def _write(actor, tags, now, reason, result) -> None:
         cursor.execute(
             f"""
             INSERT INTO customers_customertag (customer_id, tag_id, created_at)
-            SELECT s.customer_id, t.id, %(now)s
-            FROM {STAGING} s CROSS JOIN LATERAL unnest(s.tags) AS n(name)
+            SELECT c.id, t.id, %(now)s
+            FROM {STAGING} s JOIN customers_customer c ON c.phone_index = s.phone_index
+            CROSS JOIN LATERAL unnest(s.tags) AS n(name)
             JOIN customers_tag t ON t.name = n.name
-            WHERE s.action IN ('create', 'update')
+            WHERE s.action IN ('create', 'update') AND s.tags <> '{{}}'
             ON CONFLICT DO NOTHING
             """,
             params,
@@ -483,7 +488,7 @@ def _write(actor, tags, now, reason, result) -> None:
                 SELECT {", ".join("c." + c.strip() for c in HISTORY_COLUMNS.split(","))},
                     %(now)s, %(reason)s,
                     CASE s.action WHEN 'create' THEN '+' ELSE '~' END, %(user)s
-                FROM {STAGING} s JOIN customers_customer c ON c.id = s.customer_id
+                FROM {STAGING} s JOIN customers_customer c ON c.phone_index = s.phone_index
                 WHERE s.action IN ('create', 'update')
                 RETURNING history_id, id
             )
@@ -495,5 +500,3 @@ def _write(actor, tags, now, reason, result) -> None:
             """,
             params,
         )
-        cursor.execute(f"SELECT count(*) FROM {STAGING} WHERE action = 'create'")
-        result.created = cursor.fetchone()[0]
