@@ -26,6 +26,7 @@ help:
 	@echo "make install   create or update .venv from uv.lock"
 	@echo "make stop-db   stop the embedded PostgreSQL (.data/postgres) that run/test leave running"
 	@echo "make clean-data  stop the embedded PostgreSQL and delete .data/ (database, media, uv copy)"
+	@echo "make bench     benchmark the API on generated data (bench/README.md; BENCH_* variables)"
 
 .PHONY: uv
 uv:
@@ -56,6 +57,12 @@ run: install
 test: install
 	@echo "==> Running the test suite"
 	env -u DJANGO_SETTINGS_MODULE "$(UV)" run pytest $(ARGS)
+
+# The benchmark (bench/README.md): its own database (BENCH_DATABASE_URL, default crm_bench on
+# 127.0.0.1:5432), generated when empty (BENCH_CUSTOMERS / BENCH_ORDERS, default 1M / 10M).
+.PHONY: bench
+bench: install
+	env -u DJANGO_SETTINGS_MODULE "$(UV)" run python bench/run.py
 
 .PHONY: lint
 lint: install
