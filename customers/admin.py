@@ -15,6 +15,7 @@ which archives.
 import dataclasses
 from datetime import date
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import (
@@ -27,6 +28,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import F
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -40,7 +42,7 @@ from crm import admin_site
 from crm.admin_audit import AuditedModelAdmin
 from crm.audit import record_event
 from crm.errors import BusinessError
-from customers import kpis, services
+from customers import communications, kpis, services
 from customers.admin_forms import (
     AddressForm,
     AddressInlineFormSet,
@@ -54,17 +56,24 @@ from customers.admin_forms import (
 from customers.admin_import import import_urls
 from customers.models import (
     Address,
+    Communication,
     Customer,
     CustomerNote,
     CustomerStatus,
     Tag,
 )
 from customers.pii_access import can_reveal, record_reveal, shown_email, shown_phone
-from customers.selectors import customer_orders
+from customers.selectors import (
+    OPEN_FOLLOW_UP,
+    customer_communications,
+    customer_orders,
+    follow_up_window,
+)
 
 # Below this many rows an exact COUNT is cheap and the estimate may be stale: count exactly.
 ESTIMATE_ABOVE = 100_000
 ORDERS_PER_PAGE = 20
+COMMUNICATIONS_SHOWN = 50
 # Query parameters that do not narrow the list.
 NON_FILTER_PARAMS = {PAGE_VAR, ORDER_VAR, IS_POPUP_VAR, TO_FIELD_VAR, "e"}
 SERVICE_ERRORS = (ValidationError, BusinessError)
@@ -554,6 +563,8 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
         if obj is not None and request.user.has_perm("customers.view_order"):
             paginator = Paginator(customer_orders(customer_id=obj.pk), ORDERS_PER_PAGE)
             context["orders_page"] = paginator.get_page(request.GET.get("orders_page"))
+        if obj is not None:
+            context.update(interactions_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
@@ -772,6 +783,206 @@ class AddressAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
         fields = {f: getattr(obj, f) for f in AddressForm.Meta.fields}
         added = services.address_add(customer=obj.customer, actor=request.user, **fields)
         obj.__dict__.update(added.__dict__)
+
+
+# --- communications (spec 2.5.4) -----------------------------------------------------------
+
+
+def interactions_context(request, customer) -> dict:
+    """The customer page's interactions tab: the last COMMUNICATIONS_SHOWN communications, newest
+    first (one query), a link to all of them and one to record a new one."""
+    if not request.user.has_perm("customers.view_communication"):
+        return {"communications": None}
+    shown = list(customer_communications(customer_id=customer.pk)[: COMMUNICATIONS_SHOWN + 1])
+    context = {
+        "communications": shown[:COMMUNICATIONS_SHOWN],
+        "communications_more": len(shown) > COMMUNICATIONS_SHOWN,
+        "communications_url": reverse("admin:customers_communication_changelist")
+        + f"?customer__id__exact={customer.pk}&follow_up=all",
+    }
+    if request.user.has_perm("customers.add_communication"):
+        context["communication_add_url"] = (
+            reverse("admin:customers_communication_add") + f"?customer={customer.pk}"
+        )
+    return context
+
+
+class FollowUpFilter(admin.SimpleListFilter):
+    """The current user's open follow-ups by due time, or every record. Without a choice the
+    list shows the user's follow-ups due by the end of today, overdue ones included."""
+
+    title = _("my open follow-ups")
+    parameter_name = "follow_up"
+    default = "by_today"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("by_today", _("Due by the end of today")),
+            ("overdue", _("Overdue")),
+            ("today", _("Due today")),
+            ("week", _("Due within 7 days")),
+            ("all", _("All communications")),
+        ]
+
+    def chosen(self) -> str:
+        value = self.value()
+        return value if value in dict(self.lookup_choices) else self.default
+
+    def queryset(self, request, queryset):
+        chosen = self.chosen()
+        if chosen == "all":
+            return queryset
+        return queryset.filter(OPEN_FOLLOW_UP, follow_up_window(chosen), staff=request.user)
+
+    def choices(self, changelist):
+        # No Django "All" entry: "all communications" is one of the choices, the default another.
+        chosen = self.chosen()
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": value == chosen,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+
+@admin.action(description=_("Mark follow-up done"))
+def mark_follow_up_done(modeladmin, request, queryset):
+    done = refused = 0
+    for communication in queryset.filter(OPEN_FOLLOW_UP):
+        try:
+            communications.follow_up_mark_done(communication=communication, actor=request.user)
+        except BusinessError:
+            refused += 1
+        else:
+            done += 1
+    modeladmin.message_user(
+        request,
+        ngettext("%(count)d follow-up marked done.", "%(count)d follow-ups marked done.", done)
+        % {"count": done},
+        messages.SUCCESS,
+    )
+    if refused:
+        modeladmin.message_user(
+            request,
+            ngettext(
+                "%(count)d follow-up is someone else's and was left open.",
+                "%(count)d follow-ups are someone else's and were left open.",
+                refused,
+            )
+            % {"count": refused},
+            messages.WARNING,
+        )
+
+
+class CommunicationAdminForm(forms.ModelForm):
+    """The service's rules (communications.communication_clean) shown on the form's fields."""
+
+    class Meta:
+        model = Communication
+        fields = ("customer", "channel", "content", "result", "order", "follow_up_at")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or "customer" not in cleaned:
+            return cleaned
+        try:
+            communications.communication_clean(
+                customer=cleaned["customer"],
+                channel=cleaned.get("channel") or "",
+                content=cleaned.get("content") or "",
+                result=cleaned.get("result") or "",
+                order=cleaned.get("order"),
+                follow_up_at=cleaned.get("follow_up_at"),
+            )
+        except ValidationError as error:
+            for field, messages_ in error:
+                self.add_error(field, messages_)
+        return cleaned
+
+
+@admin.register(Communication)
+class CommunicationAdmin(AuditedModelAdmin):
+    """Communication records are added, not edited: there is no form to change one (the
+    change page is read-only). Staff see their due follow-ups first and mark them done."""
+
+    form = CommunicationAdminForm
+    list_display = (
+        "follow_up_at",
+        "customer_display",
+        "channel",
+        "content_display",
+        "result_display",
+        "staff",
+        "follow_up_done_at",
+        "created_at",
+    )
+    list_filter = (FollowUpFilter, "channel")
+    list_select_related = ("customer", "staff")
+    autocomplete_fields = ("customer",)
+    raw_id_fields = ("order",)
+    actions = (mark_follow_up_done,)
+    list_per_page = 50
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    readonly_fields = ("staff", "follow_up_done_at", "created_at")
+
+    @admin.display(description=_("customer"))
+    def customer_display(self, communication):
+        customer = communication.customer
+        return f"{customer.customer_no} {customer.name}"
+
+    @admin.display(description=_("content"))
+    def content_display(self, communication):
+        return _shorten(communication.content)
+
+    @admin.display(description=_("result"))
+    def result_display(self, communication):
+        return _shorten(communication.result)
+
+    def get_ordering(self, request):
+        # Follow-ups soonest first (the partial index's order); all records newest first.
+        if request.GET.get(FollowUpFilter.parameter_name) == "all":
+            return ("-created_at", "-id")
+        return ("follow_up_at", "id")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return CommunicationAdminForm.Meta.fields
+        return (*CommunicationAdminForm.Meta.fields, *self.readonly_fields)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        recorded = communications.communication_record(
+            customer=data["customer"],
+            actor=request.user,
+            channel=data["channel"],
+            content=data["content"],
+            result=data["result"],
+            order=data.get("order"),
+            follow_up_at=data.get("follow_up_at"),
+        )
+        obj.__dict__.update(recorded.__dict__)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Added from a customer's page: back to its interactions tab.
+        customer_id = request.GET.get("customer")
+        keep_going = {"_continue", "_addanother", IS_POPUP_VAR} & set(request.POST)
+        if customer_id and str(obj.customer_id) == customer_id and not keep_going:
+            self.message_user(request, _("The communication was recorded."), messages.SUCCESS)
+            url = reverse("admin:customers_customer_change", args=[obj.customer_id])
+            return HttpResponseRedirect(url + "#tab-interactions")
+        return super().response_add(request, obj, post_url_continue)
+
+    # communication_record audits the creation; the admin keeps its LogEntry.
+    def log_addition(self, request, obj, message):
+        return admin.ModelAdmin.log_addition(self, request, obj, message)
+
+
+def _shorten(text: str, length: int = 40) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 # --- dashboard (spec 6.1) ------------------------------------------------------------------

@@ -1,11 +1,16 @@
 """Business reads about customers that span tables: the list and the full customer view."""
 
-from django.db.models import Prefetch, QuerySet
+from datetime import datetime, time, timedelta
 
-from customers.models import Customer, Order, OrderItem
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from customers.models import Communication, Customer, Order, OrderItem
 
 RECENT_NOTES = 10
 RECENT_ORDERS = 5
+RECENT_COMMUNICATIONS = 5
+FOLLOW_UP_WINDOWS = ("today", "overdue", "week")
 
 
 def customer_list() -> QuerySet:
@@ -15,16 +20,15 @@ def customer_list() -> QuerySet:
 
 
 def customer_detail(*, pk) -> Customer:
-    """One customer with tags, addresses, recent notes and the last RECENT_ORDERS orders with
-    their items; raises Customer.DoesNotExist.
-
-    `recent_communications` is filled by the communications part of issue 4; until then the
-    detail shape of spec 4.1 carries it as an empty list.
+    """One customer with tags, addresses, recent notes, the last RECENT_ORDERS orders with
+    their items and the last RECENT_COMMUNICATIONS communications; raises Customer.DoesNotExist.
     """
     customer = Customer.objects.prefetch_related("tags", "addresses").get(pk=pk)
     customer.recent_notes = list(customer.notes.select_related("author")[:RECENT_NOTES])
     customer.recent_orders = list(customer_orders(customer_id=pk)[:RECENT_ORDERS])
-    customer.recent_communications = []
+    customer.recent_communications = list(
+        customer_communications(customer_id=pk)[:RECENT_COMMUNICATIONS]
+    )
     return customer
 
 
@@ -36,6 +40,67 @@ def customer_orders(*, customer_id) -> QuerySet:
         .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("id")))
         .order_by("-placed_at", "-id")
     )
+
+
+def customer_communications(*, customer_id) -> QuerySet:
+    """A customer's communications with their staff member and order (one query), newest
+    first: the index communication_customer_idx serves it."""
+    return (
+        Communication.objects.filter(customer_id=customer_id)
+        .select_related("staff", "order")
+        .order_by("-created_at", "-id")
+    )
+
+
+def follow_ups_due(*, staff, due: str = "today", now: datetime | None = None) -> QuerySet:
+    """`staff`'s open follow-ups (not done) in the window `due` (follow_up_window), soonest
+    first, with their customer's name and phone. The partial index communication_followup_idx
+    serves each window."""
+    return (
+        Communication.objects.filter(OPEN_FOLLOW_UP, follow_up_window(due, now=now), staff=staff)
+        .select_related("customer")
+        .only(*FOLLOW_UP_FIELDS)
+        .order_by("follow_up_at", "id")
+    )
+
+
+# The condition of the partial index communication_followup_idx, which a query must repeat
+# for PostgreSQL to use it.
+OPEN_FOLLOW_UP = Q(follow_up_at__isnull=False, follow_up_done_at__isnull=True)
+
+# What the follow-up lists show; the customer's wide row is not loaded.
+FOLLOW_UP_FIELDS = (
+    "channel",
+    "content",
+    "result",
+    "follow_up_at",
+    "follow_up_done_at",
+    "created_at",
+    "staff_id",
+    "customer__name",
+    "customer__phone",
+    "customer__email",
+)
+
+
+def follow_up_window(due: str, *, now: datetime | None = None) -> Q:
+    """Follow-ups due `today` (in the current time zone), `overdue` (before `now`), within the
+    `week` from `now`, or `by_today` (before tomorrow: overdue and today's, the admin's default).
+    Raises ValueError for another `due`."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    # Midnights made aware one by one: a day is not always 24 hours where clocks change.
+    midnight = timezone.make_aware(datetime.combine(today, time.min))
+    tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
+    if due == "today":
+        return Q(follow_up_at__gte=midnight, follow_up_at__lt=tomorrow)
+    if due == "overdue":
+        return Q(follow_up_at__lt=now)
+    if due == "week":
+        return Q(follow_up_at__gte=now, follow_up_at__lt=now + timedelta(days=7))
+    if due == "by_today":
+        return Q(follow_up_at__lt=tomorrow)
+    raise ValueError(f"due must be one of {', '.join(FOLLOW_UP_WINDOWS)} or by_today, not {due!r}")
 
 
 HIDDEN_HISTORY_FIELDS = {"phone_index", "email_index", "phone_last4"}

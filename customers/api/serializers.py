@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from customers.api.communications import CommunicationSerializer
 from customers.api.orders import OrderSerializer
 from customers.models import CustomerSource, CustomerStatus, Gender
 from customers.pii_access import shown_email, shown_phone
@@ -114,9 +115,7 @@ class CustomerDetailSerializer(serializers.Serializer):
     addresses = AddressSerializer(many=True)
     notes = NoteSerializer(many=True, source="recent_notes")
     orders = OrderSerializer(many=True, source="recent_orders")
-    communications = serializers.ListField(
-        child=serializers.DictField(), source="recent_communications"
-    )
+    communications = CommunicationSerializer(many=True, source="recent_communications")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -125,11 +124,13 @@ class CustomerDetailSerializer(serializers.Serializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        # Roles without the address or note permission see the lists empty.
+        # Roles without the address, note or communication permission see the lists empty.
         if not self.context.get("show_addresses", False):
             data["addresses"] = []
         if not self.context.get("show_notes", False):
             data["notes"] = []
+        if not self.context.get("show_communications", False):
+            data["communications"] = []
         return data
 
 

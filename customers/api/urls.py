@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers.api import addresses, orders, views
+from customers.api import addresses, communications, orders, views
 
 urlpatterns = [
     path("customers", views.CustomerListCreateView.as_view(), name="customer-list"),
@@ -31,6 +31,17 @@ urlpatterns = [
         "customers/<int:pk>/orders",
         orders.CustomerOrderListView.as_view(),
         name="customer-order-list",
+    ),
+    path(
+        "customers/<int:pk>/communications",
+        communications.CustomerCommunicationListView.as_view(),
+        name="customer-communication-list",
+    ),
+    path("follow-ups", communications.FollowUpListView.as_view(), name="follow-up-list"),
+    path(
+        "follow-ups/<int:pk>/done",
+        communications.FollowUpDoneView.as_view(),
+        name="follow-up-done",
     ),
     path("orders", orders.OrderCreateView.as_view(), name="order-create"),
     path("orders/<int:pk>/refund", orders.OrderRefundView.as_view(), name="order-refund"),

@@ -110,6 +110,7 @@ class CustomerDetailView(GenericAPIView):
             "reveal": reveal,
             "show_addresses": request.user.has_perm("customers.view_address"),
             "show_notes": request.user.has_perm("customers.view_customernote"),
+            "show_communications": request.user.has_perm("customers.view_communication"),
         }
         data = serializers.CustomerDetailSerializer(customer, context=context).data
         return Response(data)

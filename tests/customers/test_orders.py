@@ -283,7 +283,7 @@ class TestCustomerOrders:
         client = api_client(manager)
 
         # the detail's queries (test_performance_guards) + one for the orders' items
-        with django_assert_max_num_queries(11):
+        with django_assert_max_num_queries(12):
             response = client.get(f"/api/v1/customers/{customer.pk}")
 
         data = response.json()["data"]

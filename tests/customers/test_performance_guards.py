@@ -98,7 +98,8 @@ def test_detail_query_count_is_capped(
         note="靠窗",
     )
     # savepoint pair, 2 permission lookups, customer, tags, addresses, notes, recent orders
-    # (their items only when there are some: test_orders), reveal audit event
-    with django_assert_max_num_queries(10):
+    # (their items only when there are some: test_orders), recent communications, reveal audit
+    # event
+    with django_assert_max_num_queries(11):
         response = api_client(manager).get(f"/api/v1/customers/{customer.pk}")
     assert response.status_code == 200

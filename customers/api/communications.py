@@ -1,0 +1,197 @@
+"""Communication records and follow-up reminders (spec 2.5.4): a customer's communications, the
+current staff member's due follow-ups, and marking one done. Thin views: validate, call
+customers.communications or a selector, shape the JSON."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from crm.api.pagination import PagePagination
+from crm.permissions import HasPerms, permissions_by_method
+from customers import communications
+from customers.models import Communication, CommunicationChannel, Customer, Order
+from customers.pii_access import can_reveal, record_reveal, shown_phone
+from customers.selectors import FOLLOW_UP_WINDOWS, customer_communications, follow_ups_due
+
+# The service names fields as the model does; the API as its body does.
+API_FIELDS = {"order": "orderId", "follow_up_at": "followUpAt"}
+
+
+class CommunicationInputSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=CommunicationChannel.choices)
+    content = serializers.CharField(max_length=5000)
+    result = serializers.CharField(max_length=2000)
+    orderId = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    followUpAt = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class CommunicationSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    channel = serializers.CharField()
+    content = serializers.CharField()
+    result = serializers.CharField()
+    orderId = serializers.CharField(source="order_id", allow_null=True)
+    staff = serializers.CharField(source="staff.username", default=None, allow_null=True)
+    followUpAt = serializers.DateTimeField(source="follow_up_at", allow_null=True)
+    followUpDoneAt = serializers.DateTimeField(source="follow_up_done_at", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+class FollowUpCustomerSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    phone = serializers.SerializerMethodField()
+
+    def get_phone(self, customer) -> str | None:
+        return shown_phone(customer.phone, reveal=self.context.get("reveal", False))
+
+
+class FollowUpSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    customer = FollowUpCustomerSerializer()
+    channel = serializers.CharField()
+    content = serializers.CharField()
+    result = serializers.CharField()
+    followUpAt = serializers.DateTimeField(source="follow_up_at")
+    followUpDoneAt = serializers.DateTimeField(source="follow_up_done_at", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+class CustomerCommunicationListView(GenericAPIView):
+    serializer_class = CommunicationSerializer
+    pagination_class = PagePagination
+
+    def get_permissions(self):
+        return permissions_by_method(
+            self,
+            {
+                "GET": ["customers.view_communication"],
+                "POST": ["customers.add_communication"],
+            },
+        )
+
+    def get_queryset(self):
+        return Communication.objects.all()
+
+    @extend_schema(
+        summary="A customer's communications, newest first",
+        description="Needs customers.view_communication.",
+        responses=CommunicationSerializer(many=True),
+        tags=["communications"],
+    )
+    def get(self, request, pk):
+        customer = get_object_or_404(Customer.objects.only("pk"), pk=pk)
+        page = self.paginate_queryset(customer_communications(customer_id=customer.pk))
+        return self.get_paginated_response(CommunicationSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Record a communication with a customer",
+        description=(
+            "channel (phone, online, in_person), content and result are required. orderId must "
+            "be one of this customer's orders. followUpAt (optional, not in the past) sets a "
+            "follow-up reminder for the caller. Needs customers.add_communication."
+        ),
+        request=CommunicationInputSerializer,
+        responses={
+            201: CommunicationSerializer,
+            400: OpenApiResponse(description="A field is missing or invalid."),
+        },
+        tags=["communications"],
+    )
+    def post(self, request, pk):
+        customer = get_object_or_404(Customer.objects.only("pk"), pk=pk)
+        body = CommunicationInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        order = None
+        if data.get("orderId") is not None:
+            order = Order.objects.only("pk", "customer_id").filter(pk=data["orderId"]).first()
+            if order is None:
+                raise serializers.ValidationError({"orderId": [_("No order with this id.")]})
+        try:
+            communication = communications.communication_record(
+                customer=customer,
+                actor=request.user,
+                channel=data["channel"],
+                content=data["content"],
+                result=data["result"],
+                order=order,
+                follow_up_at=data.get("followUpAt"),
+            )
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(
+                {API_FIELDS.get(field, field): messages for field, messages in error}
+            ) from None
+        return Response(CommunicationSerializer(communication).data, status=status.HTTP_201_CREATED)
+
+
+class FollowUpListView(GenericAPIView):
+    serializer_class = FollowUpSerializer
+    pagination_class = PagePagination
+    permission_classes = [HasPerms("customers.view_communication")]
+
+    def get_queryset(self):
+        return Communication.objects.all()
+
+    @extend_schema(
+        summary="The caller's open follow-ups, soonest first",
+        description=(
+            "due=today (default): due today in the server's time zone; overdue: due before now; "
+            "week: due within the next 7 days. Phones are masked unless the caller may reveal "
+            "them (then the reveal is audited). Needs customers.view_communication."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "due", str, enum=list(FOLLOW_UP_WINDOWS), default="today", required=False
+            )
+        ],
+        responses=FollowUpSerializer(many=True),
+        tags=["communications"],
+    )
+    def get(self, request):
+        due = request.query_params.get("due") or "today"
+        if due not in FOLLOW_UP_WINDOWS:
+            raise serializers.ValidationError(
+                {"due": [_("Use today, overdue or week.")]},
+            )
+        page = self.paginate_queryset(follow_ups_due(staff=request.user, due=due))
+        reveal = can_reveal(request.user)
+        if reveal:
+            customers = {item.customer_id: item.customer for item in page}
+            record_reveal(actor=request.user, customers=customers.values(), context="follow_ups")
+        data = FollowUpSerializer(page, many=True, context={"reveal": reveal}).data
+        return self.get_paginated_response(data)
+
+
+class FollowUpDoneView(GenericAPIView):
+    serializer_class = CommunicationSerializer
+    permission_classes = [HasPerms("customers.view_communication")]
+
+    def get_queryset(self):
+        return Communication.objects.all()
+
+    @extend_schema(
+        summary="Mark a follow-up done",
+        description=(
+            "Idempotent: a follow-up already done is returned unchanged. The staff member who "
+            "owns it may mark it done, and so may anyone with customers.change_communication."
+        ),
+        request=None,
+        responses={
+            200: CommunicationSerializer,
+            400: OpenApiResponse(description="The communication has no follow-up."),
+            403: OpenApiResponse(description="Not the caller's follow-up."),
+        },
+        tags=["communications"],
+    )
+    def post(self, request, pk):
+        communication = get_object_or_404(Communication, pk=pk)
+        communication = communications.follow_up_mark_done(
+            communication=communication, actor=request.user
+        )
+        communication = Communication.objects.select_related("staff").get(pk=communication.pk)
+        return Response(CommunicationSerializer(communication).data)
