@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from crm.encryption import blind_index
+from crm.pii import normalize_phone
 from customers.imports.columns import (
     CUSTOMER_ALIASES,
     CUSTOMER_FIELDS,
@@ -225,7 +226,6 @@ def mapping_step(request, token, site):
 def _preview(file_path, name, form) -> dict:
     """The first rows, as the import would see them, with each row's errors."""
     table, mapping = open_customer_file(file_path, name=name, mapping=form.mapping())
-    mapping = resolve_mapping(table.headers, CUSTOMER_ALIASES, form.mapping())
     columns = {field: table.headers.index(header) for header, field in mapping.items()}
     batch = next(table.batches(PREVIEW_ROWS), [])
     prepared, errors = prepare_customer_rows(batch, columns, timezone.localdate())
@@ -265,11 +265,9 @@ def _preview(file_path, name, form) -> dict:
 
 
 def _phone_index(raw):
-    from crm.pii import normalize_phone
-
     try:
         return blind_index(normalize_phone(raw), purpose="phone")
-    except Exception:
+    except ValidationError:
         return None
 
 
