@@ -11,6 +11,13 @@ from customers.models import Customer, ImportRecord
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    """Error files and uploads go to the test's own directory."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 CSV = (
     "客户,手机号,邮箱,错误原因 / error\n"
     "张三,13800138000,zs@example.com,\n"

@@ -17,6 +17,13 @@ from customers.models import Customer, ImportRecord, JobStatus
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    """Error files and uploads go to the test's own directory."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 HEADERS = ["姓名", "手机号", "邮箱", "性别", "生日", "标签", "来源", "注册日期"]
 
 

@@ -14,6 +14,13 @@ from customers.models import Customer, ImportRecord, Order
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    """Error files and uploads go to the test's own directory."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 HEADERS = [
     "externalId", "source", "storeId", "channel", "phone", "name", "placedAt", "amount",
     "discount", "paymentMethod", "dish", "category", "tastes", "quantity", "price",
