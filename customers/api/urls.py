@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers.api import addresses, communications, orders, views
+from customers.api import addresses, communications, exports, orders, views
 
 urlpatterns = [
     path("customers", views.CustomerListCreateView.as_view(), name="customer-list"),
@@ -9,7 +9,9 @@ urlpatterns = [
         views.CustomerBatchUpdateView.as_view(),
         name="customer-batch-update",
     ),
+    path("customers/export", exports.CustomerExportView.as_view(), name="customer-export"),
     path("customers/<int:pk>", views.CustomerDetailView.as_view(), name="customer-detail"),
+    path("customers/<int:pk>/pdf", exports.CustomerPdfView.as_view(), name="customer-pdf"),
     path(
         "customers/<int:pk>/history",
         views.CustomerHistoryView.as_view(),
@@ -42,6 +44,13 @@ urlpatterns = [
         "follow-ups/<int:pk>/done",
         communications.FollowUpDoneView.as_view(),
         name="follow-up-done",
+    ),
+    path("exports", exports.ExportListView.as_view(), name="export-list"),
+    path("exports/<int:pk>", exports.ExportDetailView.as_view(), name="export-detail"),
+    path(
+        "exports/<int:pk>/download",
+        exports.ExportDownloadView.as_view(),
+        name="export-download",
     ),
     path("orders", orders.OrderCreateView.as_view(), name="order-create"),
     path("orders/<int:pk>/refund", orders.OrderRefundView.as_view(), name="order-refund"),
