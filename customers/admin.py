@@ -43,6 +43,7 @@ from crm.admin_audit import AuditedModelAdmin
 from crm.audit import record_event
 from crm.errors import BusinessError
 from customers import communications, kpis, services
+from customers.admin_export import export_urls
 from customers.admin_forms import (
     AddressForm,
     AddressInlineFormSet,
@@ -491,8 +492,9 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
         return ", ".join(tag.name for tag in customer.tags.all())
 
     def get_urls(self):
-        # The import page (customers/admin_import.py), before the default <object_id>/ patterns.
-        return import_urls(self) + super().get_urls()
+        # The import and export pages (customers/admin_import.py, admin_export.py), before the
+        # default <object_id>/ patterns.
+        return import_urls(self) + export_urls(self) + super().get_urls()
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")

@@ -20,13 +20,11 @@ from crm.audit import record_event
 from crm.permissions import HasPerms
 from customers.exports.customer_pdf import customer_pdf
 from customers.exports.fields import DEFAULT_FIELDS, FIELDS
-from customers.exports.service import export_start
+from customers.exports.service import export_start, may_download, visible_exports
 from customers.exports.writers import CONTENT_TYPES
-from customers.models import Customer, ExportFormat, ExportRecord, JobStatus
+from customers.models import Customer, ExportFormat, JobStatus
 from customers.pii_access import can_reveal, record_reveal
 from customers.selectors import customer_detail
-
-VIEW_ALL_PERMISSION = "customers.view_exportrecord"
 
 
 class ExportInputSerializer(serializers.Serializer):
@@ -70,22 +68,6 @@ class ExportRecordSerializer(serializers.Serializer):
         if record.status != JobStatus.DONE or not record.file:
             return None
         return reverse("api:export-download", kwargs={"pk": record.pk})
-
-
-def visible_exports(user):
-    """The caller's own exports; every export for holders of customers.view_exportrecord."""
-    records = ExportRecord.objects.select_related("actor")
-    if user.has_perm(VIEW_ALL_PERMISSION):
-        return records
-    return records.filter(actor=user)
-
-
-def may_download(user, record: ExportRecord) -> bool:
-    """Its owner, or a holder of customers.view_exportrecord; an unmasked file of someone else
-    needs the reveal permission too."""
-    if record.actor_id == user.pk:
-        return True
-    return user.has_perm(VIEW_ALL_PERMISSION) and (record.masked or can_reveal(user))
 
 
 class CustomerExportView(GenericAPIView):

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
+from django.conf import settings
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.pii import mask_phone
 from customers.models import Customer, CustomerTag
 from customers.pii_access import shown_email, shown_phone
 
@@ -112,7 +115,7 @@ class RowReader:
 
 def _renderer(field: ExportField, *, masked: bool) -> Callable:
     if field.kind == "phone":
-        return lambda value: shown_phone(value, reveal=not masked) or ""
+        return _phone_renderer(masked=masked)
     if field.kind == "email":
         return lambda value: shown_email(value, reveal=not masked) or ""
     if field.kind == "choice":
@@ -123,6 +126,28 @@ def _renderer(field: ExportField, *, masked: bool) -> Callable:
     if field.kind == "tags":
         return lambda names: ", ".join(sorted(names))
     return _plain
+
+
+def _phone_renderer(*, masked: bool) -> Callable:
+    """shown_phone, without parsing every number: a stored E.164 number of the default
+    region's country code is shown as its digits after the code, which is what display_phone
+    returns when that code belongs to the default region alone (+86: China). Parsing cost
+    about 120 µs a row, more than the rest of the row together."""
+    region = settings.DEFAULT_PHONE_REGION
+    country_code = phonenumbers.country_code_for_region(region)
+    if phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code) != (region,):
+        return lambda value: shown_phone(value, reveal=not masked) or ""
+    prefix = f"+{country_code}"
+
+    def render(value):
+        if not value:
+            return ""
+        if not value.startswith(prefix):
+            return shown_phone(value, reveal=not masked)
+        national = value[len(prefix) :]
+        return mask_phone(national) if masked else national
+
+    return render
 
 
 def _choices(model: type[Model], column: str):

@@ -27,6 +27,7 @@ from customers.models import Customer, ExportFormat, ExportRecord, JobStatus
 from customers.pii_access import can_reveal
 
 EXPORT_PERMISSION = "customers.export_customer"
+VIEW_ALL_PERMISSION = "customers.view_exportrecord"
 BATCH_SIZE = 2000
 # A PDF is laid out in memory, page by page: for more rows, CSV or XLSX.
 PDF_MAX_ROWS = 5000
@@ -170,6 +171,22 @@ def export_queryset(filters: dict):
     if not filterset.is_valid():
         raise InvalidExport(fields={"filters": filterset.errors})
     return filterset.qs.order_by("pk")
+
+
+def visible_exports(user):
+    """The caller's own exports; every export for holders of customers.view_exportrecord."""
+    records = ExportRecord.objects.select_related("actor")
+    if user.has_perm(VIEW_ALL_PERMISSION):
+        return records
+    return records.filter(actor=user)
+
+
+def may_download(user, record: ExportRecord) -> bool:
+    """Its owner, or a holder of customers.view_exportrecord; an unmasked file of someone else
+    needs the reveal permission too."""
+    if record.actor_id == user.pk:
+        return True
+    return user.has_perm(VIEW_ALL_PERMISSION) and (record.masked or can_reveal(user))
 
 
 def export_run(record_id: int, *, language: str | None = None) -> ExportRecord:

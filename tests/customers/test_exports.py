@@ -482,3 +482,87 @@ def test_a_real_celery_worker_on_redis_writes_the_export(make_user, make_custome
     assert record.row_count == 1
     content = (tmp_path / "worker-media" / record.file.name).read_bytes()
     assert csv_rows(content) == [["name", "phone"], ["张三", "138****0109"]]
+
+
+# --- the admin -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client_for(client):
+    def make(user):
+        client.force_login(user)
+        return client
+
+    return make
+
+
+def test_changelist_export_button_carries_the_filters(admin_client_for, manager):
+    client = admin_client_for(manager)
+
+    page = client.get("/admin/customers/customer/", {"level__exact": "vip"}).content.decode()
+
+    assert "/admin/customers/customer/export/?level__exact=vip" in page
+
+
+def test_admin_export_page_exports_with_the_list_filters(admin_client_for, manager, make_customer):
+    set_columns(make_customer(name="甲"), level="vip")
+    make_customer(name="乙")
+    client = admin_client_for(manager)
+
+    page = client.get("/admin/customers/customer/export/", {"level__exact": "vip"})
+    assert page.status_code == 200
+    assert page.context["matching"] == 1
+    response = client.post(
+        "/admin/customers/customer/export/",
+        {
+            "format": "csv",
+            "fields": ["name", "phone"],
+            "filters": page.context["form"]["filters"].value(),
+        },
+    )
+
+    record = ExportRecord.objects.get()
+    assert response.status_code == 302 and str(record.pk) in response["Location"]
+    assert record.filters == {"level": "vip"} and record.row_count == 1 and record.masked
+    history = client.get("/admin/customers/exportrecord/").content.decode()
+    assert f"/admin/customers/exportrecord/{record.pk}/download/" in history
+    file = client.get(f"/admin/customers/exportrecord/{record.pk}/download/")
+    assert csv_rows(b"".join(file.streaming_content))[1][0] == "甲"
+
+
+def test_admin_unmasked_export_without_a_reason_is_refused(
+    admin_client_for, manager, make_customer
+):
+    make_customer()
+    client = admin_client_for(manager)
+
+    response = client.post(
+        "/admin/customers/customer/export/",
+        {"format": "csv", "fields": ["name", "phone"], "filters": "{}", "unmasked": "on"},
+    )
+
+    assert response.status_code == 200 and response.context["form"].non_field_errors()
+    assert not ExportRecord.objects.exists()
+
+
+def test_admin_export_page_needs_the_permission(admin_client_for, make_user):
+    client = admin_client_for(make_user("cs", roles=["customer_service"]))
+
+    assert client.get("/admin/customers/customer/export/").status_code == 403
+
+
+def test_customer_page_has_a_pdf_button(admin_client_for, manager, make_customer):
+    customer = make_customer()
+
+    page = admin_client_for(manager).get(f"/admin/customers/customer/{customer.pk}/change/")
+
+    assert f"/api/v1/customers/{customer.pk}/pdf" in page.content.decode()
+
+
+@pytest.mark.parametrize("phone", ["+8613800138000", "+85291234567", "+14155550123", "", None])
+@pytest.mark.parametrize("masked", [True, False])
+def test_the_fast_phone_column_shows_what_the_detail_shows(phone, masked):
+    from customers.exports.fields import _phone_renderer
+    from customers.pii_access import shown_phone
+
+    assert _phone_renderer(masked=masked)(phone) == (shown_phone(phone, reveal=not masked) or "")
