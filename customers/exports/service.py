@@ -194,10 +194,14 @@ def export_run(record_id: int, *, language: str | None = None) -> ExportRecord:
     batch (visible to pollers when this runs outside a transaction, as in a worker); on an
     error the record is marked failed with the message, and the error is logged."""
     record = ExportRecord.objects.get(pk=record_id)
-    if record.status != JobStatus.PENDING:
+    # Claimed by one conditional UPDATE: a task delivered twice writes the file once.
+    claimed = ExportRecord.objects.filter(pk=record_id, status=JobStatus.PENDING).update(
+        status=JobStatus.RUNNING, progress=0
+    )
+    if not claimed:
         return record
     with translation.override(language or settings.LANGUAGE_CODE):
-        _set(record, status=JobStatus.RUNNING, progress=0)
+        record.status, record.progress = JobStatus.RUNNING, 0
         try:
             _write(record)
         except Exception as error:

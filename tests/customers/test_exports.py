@@ -298,7 +298,6 @@ def test_progress_is_saved_after_each_batch(make_customer, manager, monkeypatch)
     service.export_run(record.pk)
 
     assert seen == [
-        ("running", 0, None),
         (None, 40, 2),
         (None, 80, 4),
         (None, 99, 5),
@@ -306,6 +305,16 @@ def test_progress_is_saved_after_each_batch(make_customer, manager, monkeypatch)
     ]
     record.refresh_from_db()
     assert record.status == JobStatus.DONE and record.finished_at and record.file
+
+
+def test_an_export_runs_once_when_its_task_is_delivered_twice(make_customer, manager):
+    make_customer()
+    record = ExportRecord.objects.create(actor=manager, format="csv", fields=["name"])
+
+    service.export_run(record.pk)
+    service.export_run(record.pk)
+
+    assert AuditEvent.objects.filter(action="export").count() == 1
 
 
 def test_a_failed_export_says_why(make_customer, manager, monkeypatch):
