@@ -416,7 +416,8 @@ def test_a_customers_communications_walk_their_index_newest_first(make_customer,
 
 
 def customer_page(client, customer):
-    return client.get(f"/admin/customers/customer/{customer.pk}/change/").content.decode()
+    page = client.get(f"/admin/customers/customer/{customer.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    return page.content.decode()
 
 
 def test_interactions_tab_lists_communications_newest_first_with_add_link(
@@ -506,6 +507,7 @@ def test_admin_add_form_shows_the_service_errors(client, make_customer, agent):
         "/admin/customers/communication/add/",
         {"customer": customer.pk, "channel": "phone", "content": "c", "result": "r",
          "order": their_order.pk},
+        HTTP_ACCEPT_LANGUAGE="en",
     )  # fmt: skip
 
     assert response.status_code == 200
