@@ -22,13 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.audit import record_event
 from customers.imports.columns import (
     CUSTOMER_ALIASES,
     CUSTOMER_FIELDS,
@@ -38,6 +36,7 @@ from customers.imports.columns import (
 )
 from customers.imports.errorfile import build_error_file
 from customers.imports.reader import ImportFileError, TableFile
+from customers.imports.records import finish_import_record
 from customers.imports.validation import STAGING_COLUMNS, copy_line, prepare_customer_rows
 from customers.models import CustomerSource, ImportRecord, JobStatus
 from customers.services import tags_get_or_create
@@ -200,43 +199,10 @@ def _run(
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE {STAGING}")
         if record is not None:
-            _finish(record, result, actor)
+            finish_import_record(record=record, result=result, actor=actor)
         else:
             transaction.set_rollback(True)
     return result
-
-
-def _finish(record, result, actor) -> None:
-    record.status = JobStatus.FAILED if result.stopped else JobStatus.DONE
-    record.total_rows = result.total_rows
-    record.created_count = result.created
-    record.updated_count = result.updated
-    record.skipped_count = result.skipped
-    record.failed_count = result.failed
-    record.message = result.message
-    record.finished_at = timezone.now()
-    if result.error_file is not None:
-        suffix = "xlsx" if record.file_name.lower().endswith(".xlsx") else "csv"
-        record.error_file.save(
-            f"import-{record.pk}-errors.{suffix}", ContentFile(result.error_file), save=False
-        )
-    record.save()
-    result.record = record
-    record_event(
-        action="import",
-        actor=actor,
-        obj=record,
-        summary={
-            "kind": record.kind,
-            "rows": result.total_rows,
-            "created": result.created,
-            "updated": result.updated,
-            "skipped": result.skipped,
-            "failed": result.failed,
-            "stopped": result.stopped,
-            "options": {k: v for k, v in record.options.items() if k != "mapping"},
-        },
-    )
 
 
 def _prepare(batch, *, columns, today):

@@ -8,13 +8,11 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
-from crm.audit import record_event
 from crm.errors import BusinessError
 from customers.imports.columns import (
     ORDER_ALIASES,
@@ -25,6 +23,7 @@ from customers.imports.columns import (
 from customers.imports.customers import ImportResult
 from customers.imports.errorfile import build_error_file
 from customers.imports.reader import TableFile
+from customers.imports.records import finish_import_record
 from customers.imports.validation import TAG_SEPARATORS
 from customers.models import ImportRecord, JobStatus, OrderChannel, PaymentMethod
 from customers.orders import record_order
@@ -93,31 +92,8 @@ def orders_import(
     if result.errors:
         result.error_file = build_error_file(table, result.errors)
     with transaction.atomic():
-        record.status = JobStatus.DONE
-        record.total_rows = result.total_rows
-        record.created_count = result.created
-        record.skipped_count = result.skipped
-        record.failed_count = result.failed
-        record.message = result.message
-        record.finished_at = timezone.now()
-        if result.error_file is not None:
-            suffix = "xlsx" if table.format == "xlsx" else "csv"
-            record.error_file.save(
-                f"import-{record.pk}-errors.{suffix}", ContentFile(result.error_file), save=False
-            )
-        record.save()
-        record_event(
-            action="import",
-            actor=actor,
-            obj=record,
-            summary={
-                "kind": record.kind,
-                "rows": result.total_rows,
-                "orders": len(orders),
-                "created": result.created,
-                "skipped": result.skipped,
-                "failed": result.failed,
-            },
+        finish_import_record(
+            record=record, result=result, actor=actor, extra={"orders": len(orders)}
         )
     return result
 
