@@ -1,5 +1,8 @@
 """Normalising, validating and masking the personal data we hold: phone numbers and e-mails."""
 
+import re
+from functools import cache
+
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,6 +24,9 @@ def normalize_phone(raw: str) -> str:
     text = (raw or "").strip()
     if not text:
         raise ValidationError(_("Enter a mobile phone number."), code="required")
+    national = _plain_national_mobile(text)
+    if national is not None:
+        return f"+{_country_code()}{national}"
     try:
         number = phonenumbers.parse(text, settings.DEFAULT_PHONE_REGION)
     except phonenumbers.NumberParseException:
@@ -35,6 +41,30 @@ def normalize_phone(raw: str) -> str:
             _("Enter a valid mobile number, such as 13800138000 or +85291234567."), code="invalid"
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _plain_national_mobile(text: str) -> str | None:
+    """The common case without the full parser (about 50 µs a number, the cost of an import):
+    a plain national number that matches the region's own mobile pattern from phonenumbers'
+    metadata is valid and mobile by the parser's rules too. Anything else goes to the parser."""
+    digits = text.replace(" ", "").replace("-", "")
+    pattern = _mobile_pattern()
+    if pattern is None or not digits.isdigit() or not pattern.fullmatch(digits):
+        return None
+    return digits
+
+
+@cache
+def _mobile_pattern() -> re.Pattern | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(settings.DEFAULT_PHONE_REGION)
+    if metadata is None or metadata.mobile is None:
+        return None
+    return re.compile(metadata.mobile.national_number_pattern)
+
+
+@cache
+def _country_code() -> int:
+    return phonenumbers.country_code_for_region(settings.DEFAULT_PHONE_REGION)
 
 
 def display_phone(e164: str) -> str:

@@ -289,20 +289,16 @@ def _load_staging(table, columns, result, workers, batch_size, progress, total) 
 
 
 def _repeats(seen, messages, row_no, phone_index, email_index, customer_no) -> list[str]:
-    reasons = []
-    checks = [
-        ("phone", phone_index, gettext("The same phone number is in row %(row)s.")),
-        ("email", email_index, gettext("The same e-mail is in row %(row)s.")),
-        ("customer_no", customer_no, gettext("The same customer number is in row %(row)s.")),
+    """Why this row repeats an earlier row of the file (`messages` are translated once per file:
+    this runs for every row)."""
+    keys = {"phone": phone_index, "email": email_index, "customer_no": customer_no}
+    reasons = [
+        messages[kind] % {"row": seen[kind][key]}
+        for kind, key in keys.items()
+        if key is not None and key in seen[kind]
     ]
-    for kind, key, message in checks:
-        if key is None:
-            continue
-        first = seen[kind].get(key)
-        if first is not None:
-            reasons.append(message % {"row": first})
     if not reasons:
-        for kind, key, _message in checks:
+        for kind, key in keys.items():
             if key is not None:
                 seen[kind][key] = row_no
     return reasons
