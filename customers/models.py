@@ -11,6 +11,7 @@ from simple_history.models import HistoricalRecords
 
 from crm.encryption import EncryptedTextField, blind_index
 from crm.pii import phone_last4
+from customers.levels import level_choices
 from customers.querysets import CustomerQuerySet
 from customers.search import name_grams
 
@@ -34,6 +35,8 @@ class Gender(models.TextChoices):
 
 
 class CustomerLevel(models.TextChoices):
+    """The spec's four tier codes: the default tiers, which membership may rename or extend."""
+
     REGULAR = "regular", _("Regular")
     MEMBER = "member", _("Member")
     VIP = "vip", _("VIP")
@@ -134,8 +137,10 @@ class Customer(models.Model):
     gender = models.CharField(_("gender"), max_length=10, choices=Gender, default=Gender.UNKNOWN)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     avatar = models.URLField(_("avatar"), max_length=500, blank=True)
+    # A membership tier's code, written only by membership; the choices are read when needed,
+    # so that a tier added in the admin needs no migration.
     level = models.CharField(
-        _("level"), max_length=16, choices=CustomerLevel, default=CustomerLevel.REGULAR
+        _("level"), max_length=16, choices=level_choices, default=CustomerLevel.REGULAR
     )
     points = models.IntegerField(_("points"), default=0)
     total_spent = models.DecimalField(_("total spent"), max_digits=14, decimal_places=2, default=0)

@@ -4,7 +4,8 @@ import django_filters
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer, CustomerLevel, CustomerSource, CustomerStatus
+from customers.levels import level_choices
+from customers.models import Customer, CustomerSource, CustomerStatus
 
 ORDERINGS = {
     "createdAt": ("created_at", False),
@@ -28,7 +29,7 @@ class CustomerFilter(django_filters.FilterSet):
         method="filter_search",
         label=_("Name (fuzzy), phone (full or last 4), e-mail (exact) or customer number (prefix)"),
     )
-    level = ChoiceInFilter(choices=CustomerLevel.choices, label=_("Levels, comma-separated"))
+    level = ChoiceInFilter(choices=level_choices, label=_("Levels, comma-separated"))
     status = ChoiceInFilter(choices=CustomerStatus.choices, label=_("Statuses, comma-separated"))
     source = ChoiceInFilter(choices=CustomerSource.choices, label=_("Sources, comma-separated"))
     tag = CharInFilter(method="filter_tag", label=_("Tag names, comma-separated (any of them)"))
