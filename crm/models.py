@@ -20,6 +20,9 @@ class AuditAction(models.TextChoices):
     PERMISSION_CHANGE = "permission_change", _("Permission change")
     TOKEN_CREATED = "token_created", _("API token created")
     TOKEN_REVOKED = "token_revoked", _("API token revoked")
+    POINTS_ADJUST = "points_adjust", _("Points adjustment")
+    LEVEL_CHANGE = "level_change", _("Tier change")
+    ENROLL = "enroll", _("Membership enrolment")
 
 
 class AuditEvent(models.Model):
@@ -105,3 +108,33 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class JobRun(models.Model):
+    """One run of a scheduled or operator job (DESIGN.md: every nightly run is logged with its
+    counts, duration and errors), whether celery-beat or a manage.py command started it."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    name = models.CharField(_("job"), max_length=100)
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.RUNNING)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["name", "-started_at"], name="job_run_name_idx")]
+
+    def __str__(self):
+        return f"{self.name} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration(self):
+        return self.finished_at - self.started_at if self.finished_at else None

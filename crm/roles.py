@@ -37,6 +37,17 @@ CUSTOMER_SPECIAL = {
     "customers.batch_update_customer",
 }
 
+MEMBERSHIP_READ = model_perms(
+    "membership",
+    "membershiplevel",
+    "benefit",
+    "membership",
+    "levelchange",
+    "pointsentry",
+    "benefitusage",
+    actions=("view",),
+)
+
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     MANAGER: (
         model_perms("customers", "customer", "address", "tag", "customernote")
@@ -46,6 +57,17 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | {"customers.refund_order"}
         | {"crm.view_auditevent"}
         | model_perms("crm", "apitoken", actions=("view", "add", "change"))
+        | model_perms("crm", "jobrun", actions=("view",))
+        | model_perms("membership", "membershiplevel", "benefit", "membership")
+        | model_perms("membership", "benefitusage", actions=("view", "add"))
+        | model_perms("membership", "pointspolicy", actions=("view", "change"))
+        | MEMBERSHIP_READ
+        | {
+            "membership.change_customer_level",
+            "membership.enroll_member",
+            "membership.adjust_points",
+            "membership.redeem_points",
+        }
     ),
     CUSTOMER_SERVICE: (
         model_perms(
@@ -55,6 +77,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | model_perms("customers", "order", actions=("view",))
         | model_perms("customers", "communication", actions=("view", "add", "change"))
         | {"customers.reveal_customer_pii"}
+        | MEMBERSHIP_READ
+        | model_perms("membership", "benefitusage", actions=("view", "add"))
+        | {"membership.enroll_member", "membership.redeem_points"}
     ),
     MARKETING: (
         # change_customer: marketing tags customers.
@@ -62,10 +87,15 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | model_perms("customers", "tag", actions=("view", "add", "change"))
         | model_perms("customers", "order", "communication", "exportrecord", actions=("view",))
         | {"customers.export_customer", "customers.batch_update_customer"}
+        | MEMBERSHIP_READ
+        | {"membership.enroll_member"}
     ),
     FINANCE: (
         model_perms("customers", "customer", "order", "exportrecord", actions=("view",))
         | {"customers.export_customer", "customers.refund_order"}
+        | MEMBERSHIP_READ
+        | model_perms("membership", "pointspolicy", actions=("view",))
+        | {"membership.adjust_points"}
     ),
     OPERATIONS: (
         model_perms(
@@ -84,6 +114,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
             "customers.export_customer",
             "customers.batch_update_customer",
         }
+        | MEMBERSHIP_READ
+        | model_perms("crm", "jobrun", actions=("view",))
+        | model_perms("membership", "benefitusage", actions=("view", "add"))
+        | {"membership.enroll_member", "membership.redeem_points"}
     ),
 }
 

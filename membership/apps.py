@@ -5,3 +5,13 @@ from django.utils.translation import gettext_lazy as _
 class MembershipConfig(AppConfig):
     name = "membership"
     verbose_name = _("Membership")
+
+    def ready(self):
+        from customers.hooks import register_order_hook
+        from customers.levels import register_level_choices
+        from membership.services.levels import level_choices
+        from membership.services.orders import on_order_recorded, on_order_refunded
+
+        register_level_choices(level_choices)
+        register_order_hook("recorded", on_order_recorded)
+        register_order_hook("refunded", on_order_refunded)

@@ -1,0 +1,86 @@
+"""Which benefits apply to a customer now, and recording their use (spec 2.2.4).
+
+Stacking: benefits that share a non-empty exclusive group do not stack, the best of them (the
+highest value, then the first in the tier's order) applies; all other benefits apply together.
+Applied discounts add up, capped at 100 percent off; applied points multipliers add their
+bonuses (1.2 and 1.1 make 1.3).
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.errors import BusinessError
+from customers.models import Customer, Order
+from membership.models import Benefit, BenefitKind, BenefitUsage
+
+
+@dataclass(frozen=True)
+class AppliedBenefits:
+    benefits: list[Benefit]
+    discount_percent: Decimal
+    points_multiplier: Decimal
+
+
+def benefits_for(level_code: str, *, on: date | None = None) -> AppliedBenefits:
+    """The benefits of the tier `level_code` that apply on `on` (today), stacking resolved."""
+    on = on or timezone.localdate()
+    candidates = Benefit.objects.filter(
+        Q(valid_from__isnull=True) | Q(valid_from__lte=on),
+        Q(valid_until__isnull=True) | Q(valid_until__gte=on),
+        level__code=level_code,
+        is_active=True,
+    ).order_by("sort_order", "id")
+    best_of_group: dict[str, Benefit] = {}
+    applied: list[Benefit] = []
+    for benefit in candidates:
+        group = benefit.exclusive_group
+        if not group:
+            applied.append(benefit)
+        elif group not in best_of_group or benefit.value > best_of_group[group].value:
+            best_of_group[group] = benefit
+    applied.extend(best_of_group.values())
+    applied.sort(key=lambda b: (b.sort_order, b.pk))
+    discount = sum((b.value for b in applied if b.kind == BenefitKind.DISCOUNT), Decimal(0))
+    bonus = sum(
+        (b.value - 1 for b in applied if b.kind == BenefitKind.POINTS_MULTIPLIER), Decimal(0)
+    )
+    return AppliedBenefits(
+        benefits=applied,
+        discount_percent=min(discount, Decimal(100)),
+        points_multiplier=max(Decimal(1) + bonus, Decimal(0)),
+    )
+
+
+def record_usage(
+    *,
+    benefit: Benefit,
+    customer: Customer,
+    order: Order | None = None,
+    value: Decimal = Decimal(0),
+    note: str = "",
+    actor=None,
+) -> BenefitUsage:
+    """Record that `customer` used `benefit`, which must apply to them now."""
+    if benefit not in benefits_for(customer.level).benefits:
+        raise BusinessError(
+            _("This benefit does not apply to this customer now (tier, validity or stacking)."),
+            fields={"benefitId": [_("Not available to this customer.")]},
+        )
+    if order is not None and order.customer_id != customer.pk:
+        raise BusinessError(
+            _("This order belongs to another customer."),
+            fields={"orderId": [_("Not this customer's order.")]},
+        )
+    return BenefitUsage.objects.create(
+        benefit=benefit,
+        customer=customer,
+        order=order,
+        value=value,
+        note=note,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+    )

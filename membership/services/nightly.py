@@ -1,0 +1,29 @@
+"""The nightly membership run (DESIGN.md flow 2): expire memberships, expire points, then
+evaluate every customer's tier. Started by celery-beat (membership.tasks) or by
+`manage.py membership_nightly`; each run is a JobRun with its counts."""
+
+from datetime import date
+
+from django.utils import timezone
+
+from crm.jobs import job_run
+from membership.services.enrollment import expire_memberships
+from membership.services.points import expire_points
+from membership.services.tiers import evaluate_levels
+
+JOB_NAME = "membership.nightly"
+
+
+def run_nightly(*, today: date | None = None):
+    today = today or timezone.localdate()
+    with job_run(JOB_NAME) as run:
+        run.counts["memberships_expired"] = expire_memberships(today=today)
+        expiry = expire_points(today=today)
+        run.counts["points_expired_customers"] = expiry.customers
+        run.counts["points_expired"] = expiry.points
+        evaluation = evaluate_levels(today=today)
+        run.counts["evaluated"] = evaluation.evaluated
+        run.counts["upgraded"] = evaluation.upgraded
+        run.counts["downgraded"] = evaluation.downgraded
+        run.counts["grace_started"] = evaluation.grace_started
+    return run

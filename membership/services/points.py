@@ -1,0 +1,401 @@
+"""The points ledger (spec 2.2.5): every change is a PointsEntry, `Customer.points` follows it.
+
+Invariants, held by every function here and by the tests:
+- `Customer.points` == the sum of the customer's `delta` == the sum of `remaining` of their lots;
+- the balance never goes below zero (a check constraint backs this up);
+- a positive entry is a lot that expires on `expires_on`; a negative one consumes the open lots
+  first in, first out (earliest expiry first, lots without expiry last).
+
+Each change locks the customer row (SELECT ... FOR UPDATE) for its transaction, so concurrent
+changes of one customer queue up and each sees the balance the previous one left.
+"""
+
+import calendar
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.audit import record_event
+from crm.errors import BusinessError, Conflict
+from crm.i18n import in_default_language
+from crm.models import AuditAction
+from customers.models import Customer, Order
+from membership.models import PointsEntry, PointsKind, PointsPolicy
+from membership.services.locking import lock_customer
+
+IDEMPOTENCY_CONSTRAINT = "membership_pointsentry_idempotency_key_key"
+
+
+class NotEnoughPoints(BusinessError):
+    code = "not_enough_points"
+
+    def __init__(self, *, balance: int, field: str):
+        message = _("Only %(balance)s points are available; ask for at most that many.") % {
+            "balance": balance
+        }
+        super().__init__(message, fields={field: [str(message)]})
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    default_message = _(
+        "This Idempotency-Key was already used for a different request; send a new key."
+    )
+
+
+@dataclass(frozen=True)
+class PointsChange:
+    entry: PointsEntry
+    repeated: bool  # True when an earlier request with the same idempotency key made the entry
+
+
+def expiry_date(earned_on: date, months: int | None) -> date | None:
+    """The last day earned points are valid: the end of the `months`-th month after the month
+    they were earned in (12: points earned on 2025-01-20 last until 2026-01-31)."""
+    if months is None:
+        return None
+    month_index = earned_on.year * 12 + earned_on.month - 1 + months
+    year, month = divmod(month_index, 12)
+    return date(year, month + 1, calendar.monthrange(year, month + 1)[1])
+
+
+def fingerprint(**request) -> str:
+    """A digest of what a request asked for, to tell a retry from a different request that
+    reuses its idempotency key."""
+    payload = json.dumps(request, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def change_points(
+    *,
+    customer_id: int,
+    delta: int,
+    kind: str,
+    reason: str,
+    actor=None,
+    order: Order | None = None,
+    idempotency_key: str | None = None,
+    request_fingerprint: str = "",
+    clamp: bool = False,
+    field: str = "adjustment",
+) -> PointsChange | None:
+    """Add `delta` points (negative to take) and write the ledger entry.
+
+    With an idempotency key that an earlier change used, nothing is applied and that change is
+    returned (`repeated`), unless it was made for a different request (IdempotencyKeyReused).
+    Taking more than the balance raises NotEnoughPoints naming `field`, or, with `clamp`, takes
+    the whole balance (a refund reversing points already spent); a change that ends up zero
+    writes nothing and returns None.
+    """
+    if delta == 0:
+        raise BusinessError(_("The change must not be zero."), fields={field: [_("Not zero.")]})
+    with transaction.atomic():
+        customer = lock_customer(customer_id, "points")
+        if idempotency_key:
+            earlier = _earlier_change(idempotency_key, request_fingerprint)
+            if earlier:
+                return earlier
+        if delta < 0 and -delta > customer.points:
+            if not clamp:
+                raise NotEnoughPoints(balance=customer.points, field=field)
+            delta = -customer.points
+            if delta == 0:
+                return None
+        entry = PointsEntry(
+            customer_id=customer_id,
+            delta=delta,
+            kind=kind,
+            reason=reason[:200],
+            order=order,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            idempotency_key=idempotency_key or None,
+            request_fingerprint=request_fingerprint,
+            balance_after=customer.points + delta,
+        )
+        if delta > 0:
+            entry.remaining = delta
+            entry.expires_on = expiry_date(
+                timezone.localdate(), PointsPolicy.current().expiry_months
+            )
+        else:
+            _consume_lots(customer_id, -delta)
+        try:
+            with transaction.atomic():
+                entry.save()
+        except IntegrityError:
+            # The same key used at the same moment for another customer: the other one won.
+            return _earlier_change(idempotency_key, request_fingerprint)
+        Customer.objects.filter(pk=customer_id).update(points=entry.balance_after)
+    return PointsChange(entry=entry, repeated=False)
+
+
+def adjust_points(
+    *,
+    customer_id: int,
+    adjustment: int,
+    reason: str,
+    actor,
+    idempotency_key: str | None = None,
+) -> PointsChange:
+    """A staff adjustment (spec 4.2 points/adjust); audited."""
+    key = f"adjust:{idempotency_key}" if idempotency_key else None
+    result = change_points(
+        customer_id=customer_id,
+        delta=adjustment,
+        kind=PointsKind.ADJUST,
+        reason=reason,
+        actor=actor,
+        idempotency_key=key,
+        request_fingerprint=fingerprint(customer=customer_id, delta=adjustment, reason=reason),
+    )
+    if not result.repeated:
+        record_event(
+            action=AuditAction.POINTS_ADJUST,
+            actor=actor,
+            obj=result.entry,
+            summary={"customer": customer_id, "adjustment": adjustment, "reason": reason},
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class Redemption:
+    change: PointsChange
+    deduction: Decimal  # yuan off the order
+
+
+def redeem_points(
+    *,
+    customer_id: int,
+    points: int,
+    order_amount: Decimal | None = None,
+    order: Order | None = None,
+    actor=None,
+    idempotency_key: str | None = None,
+) -> Redemption:
+    """Pay part of an order with points (spec 支持积分抵扣订单): `points` are worth
+    points / points_per_yuan_redeemed yuan, at most max_redeem_share percent of the order's paid
+    amount (the recorded order's, else `order_amount`)."""
+    policy = PointsPolicy.current()
+    if points <= 0:
+        raise BusinessError(
+            _("Redeem a positive number of points."), fields={"points": [_("Must be above 0.")]}
+        )
+    if order is not None:
+        if order.customer_id != customer_id:
+            raise BusinessError(
+                _("This order belongs to another customer."),
+                fields={"orderId": [_("Not this customer's order.")]},
+            )
+        order_amount = order.amount - order.discount
+    if order_amount is None:
+        raise BusinessError(
+            _("Give the order (orderId) or its amount (orderAmount)."),
+            fields={"orderAmount": [_("Required without orderId.")]},
+        )
+    cap = (order_amount * policy.max_redeem_share / 100).quantize(Decimal("0.01"), ROUND_DOWN)
+    max_points = int(cap * policy.points_per_yuan_redeemed)
+    if points > max_points:
+        message = _(
+            "At most %(share)s%% of this order may be paid with points: %(max)s points at most."
+        ) % {"share": policy.max_redeem_share, "max": max_points}
+        raise BusinessError(message, fields={"points": [str(message)]})
+    deduction = (Decimal(points) / policy.points_per_yuan_redeemed).quantize(
+        Decimal("0.01"), ROUND_DOWN
+    )
+    key = f"redeem:{idempotency_key}" if idempotency_key else None
+    change = change_points(
+        customer_id=customer_id,
+        delta=-points,
+        kind=PointsKind.REDEEM,
+        reason=in_default_language(
+            _("Redeemed for %(amount)s yuan off an order"), amount=deduction
+        ),
+        actor=actor,
+        order=order,
+        idempotency_key=key,
+        request_fingerprint=fingerprint(
+            customer=customer_id, points=points, order=order and order.pk, amount=order_amount
+        ),
+        field="points",
+    )
+    return Redemption(change=change, deduction=deduction)
+
+
+def earn_for_order(*, order: Order, multiplier: Decimal) -> PointsChange | None:
+    """The points an order earns: what was paid times the rate times the tier's multiplier,
+    rounded down. Idempotent per order."""
+    policy = PointsPolicy.current()
+    paid = order.amount - order.discount
+    points = int((paid * policy.earn_per_yuan * multiplier).to_integral_value(ROUND_DOWN))
+    if points <= 0:
+        return None
+    return change_points(
+        customer_id=order.customer_id,
+        delta=points,
+        kind=PointsKind.EARN,
+        reason=in_default_language(_("Order %(order)s"), order=order.external_id),
+        order=order,
+        idempotency_key=f"earn:{order.pk}",
+    )
+
+
+def reverse_for_refund(*, order: Order, refund) -> list[PointsChange]:
+    """A refund takes back the share of the order's earned points that it refunds, and gives
+    back the same share of the points redeemed on it. Shares are cumulative over the order's
+    refunds, so several partial refunds add up to exactly the whole. Points already spent cannot
+    be taken back: the balance stops at zero and the reason says so."""
+    paid = order.amount - order.discount
+    refunded = order.refunded_amount
+    share = min(Decimal(1), refunded / paid) if paid > 0 else Decimal(1)
+    changes = []
+    earned, taken_back = _order_points(order, PointsKind.EARN)
+    due_back = int((earned * share).to_integral_value(ROUND_DOWN)) - taken_back
+    if due_back > 0:
+        change = change_points(
+            customer_id=order.customer_id,
+            delta=-due_back,
+            kind=PointsKind.REFUND,
+            reason=in_default_language(
+                _("Refund of order %(order)s: earned points taken back"), order=order.external_id
+            ),
+            order=order,
+            idempotency_key=f"refund-earned:{refund.pk}",
+            clamp=True,
+        )
+        if change:
+            changes.append(change)
+    redeemed, given_back = _order_points(order, PointsKind.REDEEM)
+    due_out = int((redeemed * share).to_integral_value(ROUND_DOWN)) - given_back
+    if due_out > 0:
+        changes.append(
+            change_points(
+                customer_id=order.customer_id,
+                delta=due_out,
+                kind=PointsKind.REFUND,
+                reason=in_default_language(
+                    _("Refund of order %(order)s: redeemed points returned"),
+                    order=order.external_id,
+                ),
+                order=order,
+                idempotency_key=f"refund-redeemed:{refund.pk}",
+            )
+        )
+    return changes
+
+
+@dataclass(frozen=True)
+class ExpiryResult:
+    customers: int
+    points: int
+
+
+def expire_points(*, today: date | None = None, batch: int = 5000) -> ExpiryResult:
+    """Expire every lot whose last valid day is before `today`: one `expire` entry per customer
+    for what is left of those lots. Set-based, in batches of customers, each batch one
+    transaction; running it again the same day finds nothing left to expire."""
+    today = today or timezone.localdate()
+    reason = in_default_language(_("Points expired"))
+    customers = points = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT customer_id FROM membership_pointsentry "
+                "WHERE remaining > 0 AND expires_on < %s LIMIT %s",
+                [today, batch],
+            )
+            ids = sorted(row[0] for row in cursor.fetchall())
+            if not ids:
+                return ExpiryResult(customers=customers, points=points)
+            # Customers first, in id order, like change_points: no deadlock with a concurrent
+            # change of one of them.
+            cursor.execute(
+                "SELECT id FROM customers_customer WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                [ids],
+            )
+            cursor.execute(_EXPIRE_SQL, {"ids": ids, "today": today, "reason": reason})
+            rows = cursor.fetchall()
+            customers += len(rows)
+            points += sum(row[1] for row in rows)
+
+
+_EXPIRE_SQL = """
+WITH lots AS (
+    SELECT id, customer_id, remaining FROM membership_pointsentry
+    WHERE remaining > 0 AND expires_on < %(today)s AND customer_id = ANY(%(ids)s)
+), cleared AS (
+    UPDATE membership_pointsentry e SET remaining = 0 FROM lots WHERE e.id = lots.id
+), due AS (
+    SELECT customer_id, sum(remaining)::integer AS points FROM lots GROUP BY customer_id
+), customers AS (
+    UPDATE customers_customer c SET points = c.points - due.points
+    FROM due WHERE c.id = due.customer_id
+    RETURNING c.id, due.points, c.points AS balance
+), entries AS (
+    INSERT INTO membership_pointsentry
+        (customer_id, delta, kind, reason, idempotency_key, request_fingerprint,
+         balance_after, remaining, created_at)
+    SELECT id, -points, 'expire', %(reason)s, 'expire:' || id || ':' || %(today)s::text, '',
+           balance, 0, now()
+    FROM customers
+)
+SELECT id, points FROM customers
+"""
+
+
+@dataclass(frozen=True)
+class PointsSummary:
+    balance: int
+    expiring_soon: int
+    expiring_by: date
+
+
+def points_summary(customer: Customer) -> PointsSummary:
+    """The balance and how many of those points expire within the policy's warning window."""
+    policy = PointsPolicy.current()
+    by = timezone.localdate() + timedelta(days=policy.expiring_soon_days)
+    soon = PointsEntry.objects.filter(
+        customer=customer, remaining__gt=0, expires_on__lte=by
+    ).aggregate(total=Sum("remaining"))["total"]
+    return PointsSummary(balance=customer.points, expiring_soon=soon or 0, expiring_by=by)
+
+
+def _earlier_change(key: str, request_fingerprint: str) -> PointsChange | None:
+    earlier = PointsEntry.objects.filter(idempotency_key=key).first()
+    if earlier is None:
+        return None
+    if earlier.request_fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused()
+    return PointsChange(entry=earlier, repeated=True)
+
+
+def _consume_lots(customer_id: int, points: int) -> None:
+    """Take `points` from the customer's open lots, earliest expiry first."""
+    lots = PointsEntry.objects.filter(customer_id=customer_id, remaining__gt=0).order_by(
+        "expires_on", "id"
+    )
+    changed = []
+    for lot in lots.only("id", "remaining").iterator(chunk_size=200):
+        taken = min(lot.remaining, points)
+        lot.remaining -= taken
+        points -= taken
+        changed.append(lot)
+        if points == 0:
+            break
+    PointsEntry.objects.bulk_update(changed, ["remaining"])
+
+
+def _order_points(order: Order, kind: str) -> tuple[int, int]:
+    """(points of `kind` on the order, points already moved back by its refunds)."""
+    totals = PointsEntry.objects.filter(order=order).values_list("kind", "delta")
+    of_kind = sum(abs(d) for k, d in totals if k == kind)
+    back_sign = -1 if kind == PointsKind.EARN else 1
+    moved_back = sum(abs(d) for k, d in totals if k == PointsKind.REFUND and d * back_sign > 0)
+    return of_kind, moved_back
