@@ -200,5 +200,3 @@ def _check_duration(duration_days: int) -> None:
             _("The duration must be between 1 and %(max)s days.") % {"max": MAX_DURATION_DAYS},
             fields={"duration": [_("Out of range.")]},
         )
-
-
