@@ -112,6 +112,7 @@ class Outcome:
     UPGRADE = "upgrade"
     DOWNGRADE = "downgrade"
     MEMBERSHIP = "membership"
+    UNKNOWN_TIER = "unknown_tier"
     GRACE_STARTED = "grace_started"
     UNCHANGED = "unchanged"
 
@@ -133,10 +134,13 @@ def decide(rules: list[TierRule], standing: Standing, *, today: date, allow_down
       customer goes to the tier's downgrade target, but never below the earned tier.
     - An active membership's tier is a floor: the customer is never below it, and while it
       holds the current tier no grace period runs.
+    - A customer whose tier no longer exists is treated as in the base tier, so they move to
+      the tier they earn.
     """
     by_code = {rule.code: rule for rule in rules}
     base = rules[0]
     current = by_code.get(standing.level, base)
+    unknown = standing.level not in by_code
     figures = standing.figures
     earned = base
     for rule in reversed(rules):
@@ -160,10 +164,14 @@ def decide(rules: list[TierRule], standing: Standing, *, today: date, allow_down
             grace, outcome = today + timedelta(days=current.grace_days), Outcome.GRACE_STARTED
         elif grace is None or today > grace:
             target = by_code.get(current.downgrade_to, earned)
-            new = target if target.rank > earned.rank else earned
+            # A target at or above the tier itself (a misconfigured tier) is no downgrade.
+            below = earned.rank < target.rank < current.rank
+            new = target if below else earned
             grace, outcome = None, Outcome.DOWNGRADE
     if floor is not None and floor.rank > new.rank:
         new, grace, outcome = floor, None, Outcome.MEMBERSHIP
+    elif unknown and outcome == Outcome.UNCHANGED:
+        outcome = Outcome.UNKNOWN_TIER
     return Decision(level=new.code, grace_until=grace, outcome=outcome)
 
 
@@ -299,6 +307,7 @@ _REASONS = {
     Outcome.UPGRADE: _("Upgraded: the conditions of this tier are met"),
     Outcome.DOWNGRADE: _("Downgraded: the conditions that keep the tier were not met"),
     Outcome.MEMBERSHIP: _("Set by an active membership"),
+    Outcome.UNKNOWN_TIER: _("Moved to the base tier: the previous tier no longer exists"),
 }
 
 
