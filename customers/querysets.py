@@ -52,9 +52,13 @@ class CustomerQuerySet(models.QuerySet):
         return queryset
 
     def with_any_tag(self, names):
-        from customers.models import CustomerTag
+        from customers.models import CustomerTag, Tag
 
-        tagged = CustomerTag.objects.filter(customer=OuterRef("pk"), tag__name__in=names)
+        # The tags' ids, looked up first, let PostgreSQL estimate from tag_id's statistics how
+        # many customers carry them; joined by name it guessed 16 times too few and fetched each
+        # tagged customer's row by id (550 ms instead of 130 at 1M customers).
+        tag_ids = list(Tag.objects.filter(name__in=names).values_list("id", flat=True))
+        tagged = CustomerTag.objects.filter(customer=OuterRef("pk"), tag_id__in=tag_ids)
         return self.filter(Exists(tagged))
 
     def registered_between(self, start=None, end=None):

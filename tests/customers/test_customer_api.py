@@ -119,6 +119,7 @@ def test_list_shape_and_exact_total(api_client, manager, make_customer):
         "page": 1,
         "limit": 2,
         "total": 3,
+        "totalExact": True,
         "totalPages": 2,
         "nextCursor": data["pagination"]["nextCursor"],
     }
@@ -138,6 +139,22 @@ def test_list_shape_and_exact_total(api_client, manager, make_customer):
     ):
         assert key in item
     assert item["name"] == "客户2"  # newest first
+
+
+def test_total_past_the_exact_limit_is_an_estimate_and_says_so(
+    api_client, manager, make_customer, monkeypatch
+):
+    monkeypatch.setattr("crm.api.pagination.EXACT_TOTAL_LIMIT", 2)
+    for index in range(5):
+        make_customer(name=f"客户{index}")
+    client = api_client(manager)
+    over = client.get(LIST_URL, {"limit": 2}).json()["data"]["pagination"]
+    # Never below what was counted: more than the limit are known to match.
+    assert over["totalExact"] is False
+    assert over["total"] >= 3
+    assert over["totalPages"] == -(-over["total"] // 2)
+    under = client.get(LIST_URL, {"search": "客户1"}).json()["data"]["pagination"]
+    assert (under["total"], under["totalExact"]) == (1, True)
 
 
 def test_page_past_the_end_is_empty_with_right_pagination(api_client, manager, make_customer):
