@@ -27,6 +27,7 @@ help:
 	@echo "make stop-db   stop the embedded PostgreSQL (.data/postgres) that run/test leave running"
 	@echo "make clean-data  stop the embedded PostgreSQL and delete .data/ (database, media, uv copy)"
 	@echo "make bench     benchmark the API on generated data (bench/README.md; BENCH_* variables)"
+	@echo "make loadtest  100 users against the bench stack with locust (bench/README.md; LOADTEST_*)"
 
 .PHONY: uv
 uv:
@@ -63,6 +64,12 @@ test: install
 .PHONY: bench
 bench: install
 	env -u DJANGO_SETTINGS_MODULE "$(UV)" run python bench/run.py
+
+# The load test (bench/README.md): the same database and gunicorn as `make bench`, locust from the
+# `loadtest` dependency group.
+.PHONY: loadtest
+loadtest: install
+	env -u DJANGO_SETTINGS_MODULE "$(UV)" run --group loadtest python bench/loadtest.py
 
 .PHONY: lint
 lint: install
