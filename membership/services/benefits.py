@@ -1,4 +1,5 @@
-"""Which benefits apply to a customer now, and recording their use (spec 2.2.4).
+"""A tier's benefits: editing them, which apply to a customer now, and recording their use
+(spec 2.2.4).
 
 Stacking: benefits that share a non-empty exclusive group do not stack, the best of them (the
 highest value, then the first in the tier's order) applies; all other benefits apply together.
@@ -10,13 +11,21 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.errors import BusinessError
+from crm.audit import record_event
+from crm.errors import BusinessError, Conflict
+from crm.models import AuditAction
 from customers.models import Customer, Order
 from membership.models import Benefit, BenefitKind, BenefitUsage
+
+
+class BenefitInUse(Conflict):
+    code = "benefit_in_use"
 
 
 @dataclass(frozen=True)
@@ -84,3 +93,40 @@ def record_usage(
         note=note,
         actor=actor if actor is not None and actor.is_authenticated else None,
     )
+
+
+def save_benefit(*, benefit: Benefit, actor) -> Benefit:
+    """Create or update a benefit of a tier; audited. The table's check constraints are checked
+    first, so that a violation names the field to fix instead of the constraint."""
+    errors = {}
+    if benefit.kind == BenefitKind.DISCOUNT and benefit.value > 100:
+        errors["value"] = [_("A discount is at most 100 percent.")]
+    if benefit.valid_from and benefit.valid_until and benefit.valid_until < benefit.valid_from:
+        errors["valid_until"] = [_("The benefit must end on or after the day it starts.")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        created = benefit.pk is None
+        benefit.full_clean()
+        benefit.save()
+        record_event(
+            action=AuditAction.CREATE if created else AuditAction.UPDATE, actor=actor, obj=benefit
+        )
+    return benefit
+
+
+def delete_benefit(*, benefit: Benefit, actor) -> None:
+    """Delete a benefit nobody has used; a used one keeps its usage records traceable, so it is
+    refused (deactivate it instead)."""
+    with transaction.atomic():
+        used = BenefitUsage.objects.filter(benefit=benefit).count()
+        if used:
+            raise BenefitInUse(
+                _(
+                    "This benefit was used %(count)s times and its usage records refer to it; "
+                    "deactivate it instead of deleting it."
+                )
+                % {"count": used}
+            )
+        record_event(action=AuditAction.DELETE, actor=actor, obj=benefit)
+        benefit.delete()

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
+from django.db.models import ProtectedError
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -97,7 +98,16 @@ def delete_level(*, level: MembershipLevel, actor) -> None:
                 % {"customers": holders, "members": members}
             )
         record_event(action=AuditAction.DELETE, actor=actor, obj=level)
-        level.delete()
+        try:
+            level.delete()
+        except ProtectedError:
+            # Past memberships and uses of its benefits keep their records of the tier.
+            raise TierInUse(
+                _(
+                    "Past memberships or uses of its benefits refer to this tier, and their "
+                    "records are kept; the tier cannot be deleted."
+                )
+            ) from None
         transaction.on_commit(forget_level_choices)
 
 
