@@ -7,6 +7,7 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("customers.api.urls")),
+    path("", include("membership.api.urls")),
     path("", include("crm.api.urls")),
 ]
 

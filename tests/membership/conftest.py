@@ -85,3 +85,18 @@ def assert_ledger_consistent(customer_id: int) -> None:
         assert balance_after == running
     newest = entries.order_by("-created_at", "-id").values_list("balance_after", flat=True)
     assert newest.first() == (None if totals["lowest"] is None else points)
+
+
+_usernames = itertools.count(1)
+
+
+@pytest.fixture
+def client_as(make_user, api_client):
+    """An API client of a new user in `role` (crm.roles; None: no role), asking for English
+    unless told another language."""
+
+    def make(role=None, language="en"):
+        user = make_user(f"{role}-{next(_usernames)}", roles=[role] if role else [])
+        return api_client(user, language=language)
+
+    return make

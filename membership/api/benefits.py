@@ -1,0 +1,155 @@
+"""A customer's benefits (spec 2.2.4): what applies now, stacking resolved, recording the use of
+one, and the usage records. Thin views over membership.services.benefits."""
+
+from decimal import Decimal
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from crm.permissions import HasPerms
+from customers.models import Order
+from membership.api.inputs import customer_named, referenced, valid_body
+from membership.api.levels import BenefitSerializer
+from membership.api.lists import BenefitUsageFilter, CustomerRowsListView
+from membership.models import Benefit, BenefitUsage
+from membership.services.benefits import benefits_for, record_usage
+
+
+class CustomerQuerySerializer(serializers.Serializer):
+    customerId = serializers.IntegerField(min_value=1)
+
+
+class AppliedBenefitsSerializer(serializers.Serializer):
+    level = serializers.CharField(help_text="The customer's tier code.")
+    benefits = BenefitSerializer(many=True)
+    discountPercent = serializers.DecimalField(
+        source="discount_percent",
+        max_digits=5,
+        decimal_places=2,
+        help_text="The applied discounts added up, at most 100.",
+    )
+    pointsMultiplier = serializers.DecimalField(
+        source="points_multiplier",
+        max_digits=6,
+        decimal_places=2,
+        help_text="The applied multipliers' bonuses added up: 1.2 and 1.1 make 1.3.",
+    )
+
+
+class BenefitUseInputSerializer(serializers.Serializer):
+    customerId = serializers.IntegerField(min_value=1)
+    orderId = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    value = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        default=Decimal(0),
+        help_text="What the benefit was worth on this use (yuan off, for example).",
+    )
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class BenefitUsageSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    customerId = serializers.CharField(source="customer_id")
+    benefitId = serializers.CharField(source="benefit_id")
+    type = serializers.CharField(source="benefit.kind")
+    description = serializers.CharField(source="benefit.display_description")
+    orderId = serializers.CharField(source="order_id", allow_null=True)
+    value = serializers.DecimalField(max_digits=12, decimal_places=2)
+    note = serializers.CharField()
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
+    usedAt = serializers.DateTimeField(source="used_at")
+
+
+class CustomerBenefitsView(GenericAPIView):
+    serializer_class = AppliedBenefitsSerializer
+    permission_classes = [HasPerms("membership.view_benefit")]
+
+    @extend_schema(
+        summary="The benefits that apply to a customer now",
+        description=(
+            "The active benefits of the customer's tier valid today. Benefits of one exclusive "
+            "group do not stack: only the best of them is listed; the others add up. "
+            "Needs membership.view_benefit."
+        ),
+        parameters=[CustomerQuerySerializer],
+        responses={
+            200: AppliedBenefitsSerializer,
+            400: OpenApiResponse(description="customerId is missing or not a number."),
+            404: OpenApiResponse(description="No such customer."),
+        },
+        tags=["membership"],
+    )
+    def get(self, request):
+        query = CustomerQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        customer = customer_named(query.validated_data["customerId"], "level")
+        applied = benefits_for(customer.level)
+        payload = {
+            "level": customer.level,
+            "benefits": applied.benefits,
+            "discount_percent": applied.discount_percent,
+            "points_multiplier": applied.points_multiplier,
+        }
+        return Response(AppliedBenefitsSerializer(payload).data)
+
+
+class BenefitUseView(GenericAPIView):
+    serializer_class = BenefitUseInputSerializer
+    permission_classes = [HasPerms("membership.add_benefitusage")]
+    queryset = Benefit.objects.all()
+
+    @extend_schema(
+        summary="Record that a customer used a benefit",
+        description=(
+            "The benefit must apply to the customer now (their tier, its validity, stacking); "
+            "orderId, when given, must be one of the customer's orders. "
+            "Needs membership.add_benefitusage."
+        ),
+        request=BenefitUseInputSerializer,
+        responses={
+            201: BenefitUsageSerializer,
+            400: OpenApiResponse(description="The benefit does not apply, or a field is invalid."),
+            404: OpenApiResponse(description="No such benefit, customer or order."),
+        },
+        tags=["membership"],
+    )
+    def post(self, request, pk):
+        benefit = get_object_or_404(Benefit, pk=pk)
+        data = valid_body(request, BenefitUseInputSerializer)
+        usage = record_usage(
+            benefit=benefit,
+            customer=customer_named(data["customerId"], "level"),
+            order=referenced(
+                Order.objects.only("pk", "customer_id"),
+                data.get("orderId"),
+                field="orderId",
+                message=_("No order with this id."),
+            ),
+            value=data["value"],
+            note=data["note"],
+            actor=request.user,
+        )
+        return Response(BenefitUsageSerializer(usage).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Benefit usage records, newest first",
+        description=(
+            "One customer's (customerId) or everyone's. Needs membership.view_benefitusage."
+        ),
+        tags=["membership"],
+    )
+)
+class BenefitUsageListView(CustomerRowsListView):
+    serializer_class = BenefitUsageSerializer
+    filterset_class = BenefitUsageFilter
+    permission_classes = [HasPerms("membership.view_benefitusage")]
+    queryset = BenefitUsage.objects.select_related("benefit", "actor")
