@@ -8,7 +8,7 @@ from django.utils.translation import ngettext
 from crm.admin_audit import ReadOnlyAdminMixin
 from crm.auth.tokens import create_api_token, ensure_may_issue_token, revoke_api_token
 from crm.errors import NotAllowed
-from crm.models import ApiToken, AuditEvent
+from crm.models import ApiToken, AuditEvent, JobRun
 
 
 @admin.register(AuditEvent)
@@ -116,3 +116,44 @@ class ApiTokenAdmin(admin.ModelAdmin):
             _("The key of the new token is %(key)s — copy it now; it will not be shown again.")
             % {"key": key},
         )
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Runs of the nightly and operator jobs (crm.jobs.job_run), newest first."""
+
+    list_display = (
+        "name",
+        "status",
+        "started_at",
+        "duration_display",
+        "counts_display",
+        "error_display",
+    )
+    # A few runs a night: listing the distinct job names reads a small table (its name index).
+    list_filter = ("name", "status")
+    fields = (
+        "name",
+        "status",
+        ("started_at", "finished_at", "duration_display"),
+        "counts_display",
+        "error",
+    )
+    readonly_fields = ("duration_display", "counts_display")
+    ordering = ("-started_at", "-id")
+    list_per_page = 50
+    show_facets = admin.ShowFacets.NEVER
+
+    @admin.display(description=_("duration"))
+    def duration_display(self, run):
+        if run.duration is None:
+            return "-"
+        return f"{run.duration.total_seconds():.1f} s"
+
+    @admin.display(description=_("counts"))
+    def counts_display(self, run):
+        return ", ".join(f"{key}: {value}" for key, value in sorted(run.counts.items())) or "-"
+
+    @admin.display(description=_("error"))
+    def error_display(self, run):
+        return run.error if len(run.error) <= 80 else run.error[:79] + "…"
