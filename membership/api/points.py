@@ -167,7 +167,7 @@ class PointsRedeemView(GenericAPIView):
         data = valid_body(request, RedeemInputSerializer)
         key = idempotency_key(request)
         order = referenced(
-            Order.objects.only("pk", "customer_id", "amount", "discount"),
+            Order.objects.all(),
             data.get("orderId"),
             field="orderId",
             message=_("No order with this id."),
