@@ -55,6 +55,7 @@ from customers.admin_forms import (
     service_errors,
 )
 from customers.admin_import import import_urls
+from customers.admin_panels import customer_panels
 from customers.models import (
     Address,
     Communication,
@@ -567,6 +568,7 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
             context["orders_page"] = paginator.get_page(request.GET.get("orders_page"))
         if obj is not None:
             context.update(interactions_context(request, obj))
+            context["customer_panels"] = customer_panels(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
