@@ -1,6 +1,7 @@
 """Staff screens for membership (spec 2.2, issue 5 "Admin"): the tier editor with its benefits,
 the member list with enrolment and cancellation, the points ledger with adjustments, the tier
-changes with manual changes, benefit usage and the points policy.
+changes with manual changes, benefit usage, the points policy, and the customer page's
+"Membership" tab (registered in customers.admin_panels: the core does not import this app).
 
 Every write goes through membership.services, so the admin obeys the rules of the API, and each
 service records its audit event. Lists of per-customer records stay fast on large tables: one
@@ -27,6 +28,7 @@ from crm.admin_audit import AuditedModelAdmin, ReadOnlyAdminMixin
 from crm.audit import record_event
 from crm.models import AuditAction
 from customers.admin import ESTIMATE_ABOVE, EstimatingPaginator, estimated_rows
+from customers.admin_panels import register_customer_panel
 from customers.models import Customer
 from membership.admin_forms import (
     SERVICE_ERRORS,
@@ -48,6 +50,7 @@ from membership.models import (
     MembershipStatus,
     PointsEntry,
     PointsPolicy,
+    TierGrace,
 )
 from membership.services.enrollment import cancel_membership, enroll
 from membership.services.levels import (
@@ -57,9 +60,11 @@ from membership.services.levels import (
     level_choices,
     save_level,
 )
-from membership.services.points import adjust_points
+from membership.services.points import adjust_points, points_summary
 
 CUSTOMER_FILTER = "customer__id__exact"
+PANEL_ENTRIES = 10
+PANEL_CHANGES = 5
 ADJUST_PERMISSION = "membership.adjust_points"
 CHANGE_LEVEL_PERMISSION = "membership.change_customer_level"
 # Enrolling in the admin: the model's add permission (docs/roles.md) and the service's own.
@@ -624,3 +629,65 @@ class BenefitUsageAdmin(ReadOnlyAdminMixin, CustomerRecordsAdmin):
     list_select_related = ("customer", "benefit", "order", "actor")
     customer_ordering = ("-used_at", "-id")  # benefit_usage_customer_idx
     fields = ("customer", "benefit", "order", "value", "note", "actor", "used_at")
+
+
+# --- the customer page's membership tab ----------------------------------------------------
+
+
+def membership_panel(request, customer) -> dict:
+    """The "Membership" tab of the customer page: tier and active membership, points with those
+    expiring soon, the latest ledger entries and tier changes, and links for staff who may act.
+    A fixed number of queries, whatever the customer's history."""
+    user = request.user
+    names = tier_names()
+    membership = (
+        Membership.objects.filter(customer=customer, status=MembershipStatus.ACTIVE)
+        .select_related("level")
+        .first()
+    )
+    grace = TierGrace.objects.filter(customer=customer).first()
+    data = {
+        "tier_name": names.get(customer.level, customer.level),
+        "membership": membership,
+        "grace": grace,
+        "grace_tier_name": grace and names.get(grace.level, grace.level),
+        "summary": points_summary(customer),
+    }
+    if user.has_perm("membership.view_pointsentry"):
+        data["entries"] = list(
+            PointsEntry.objects.filter(customer=customer).only(
+                "created_at", "kind", "delta", "balance_after", "reason", "expires_on"
+            )[:PANEL_ENTRIES]
+        )
+        data["ledger_url"] = (
+            reverse("admin:membership_pointsentry_changelist") + f"?{CUSTOMER_FILTER}={customer.pk}"
+        )
+    if user.has_perm("membership.view_levelchange"):
+        changes = list(
+            LevelChange.objects.filter(customer=customer).select_related("actor")[:PANEL_CHANGES]
+        )
+        for change in changes:
+            change.from_name = names.get(change.from_level, change.from_level)
+            change.to_name = names.get(change.to_level, change.to_level)
+        data["changes"] = changes
+        data["changes_url"] = (
+            reverse("admin:membership_levelchange_changelist") + f"?{CUSTOMER_FILTER}={customer.pk}"
+        )
+    if user.has_perm(ADJUST_PERMISSION):
+        data["adjust_url"] = reverse("admin:membership_pointsentry_adjust", args=[customer.pk])
+    if user.has_perm(CHANGE_LEVEL_PERMISSION):
+        data["change_tier_url"] = reverse(
+            "admin:membership_levelchange_change_tier", args=[customer.pk]
+        )
+    if membership is None and user.has_perms(ENROLL_PERMISSIONS):
+        data["enroll_url"] = reverse("admin:membership_membership_add") + f"?customer={customer.pk}"
+    return data
+
+
+register_customer_panel(
+    key="membership",
+    title=_("Membership"),
+    template="admin/membership/customer_panel.html",
+    context=membership_panel,
+    permission="membership.view_membership",
+)
