@@ -48,6 +48,11 @@ MEMBERSHIP_READ = model_perms(
     actions=("view",),
 )
 
+# The nightly jobs' schedules (django-celery-beat): who may see and move them.
+SCHEDULES = model_perms(
+    "django_celery_beat", "periodictask", "crontabschedule", actions=("view", "change")
+)
+
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     MANAGER: (
         model_perms("customers", "customer", "address", "tag", "customernote")
@@ -58,6 +63,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | {"crm.view_auditevent"}
         | model_perms("crm", "apitoken", actions=("view", "add", "change"))
         | model_perms("crm", "jobrun", actions=("view",))
+        | SCHEDULES
         | model_perms("membership", "membershiplevel", "benefit", "membership")
         | model_perms("membership", "benefitusage", actions=("view", "add"))
         | model_perms("membership", "pointspolicy", actions=("view", "change"))
@@ -116,6 +122,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         }
         | MEMBERSHIP_READ
         | model_perms("crm", "jobrun", actions=("view",))
+        | SCHEDULES
         | model_perms("membership", "benefitusage", actions=("view", "add"))
         | {"membership.enroll_member", "membership.redeem_points"}
     ),
