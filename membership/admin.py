@@ -25,8 +25,6 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm.admin_audit import AuditedModelAdmin, ReadOnlyAdminMixin
-from crm.audit import record_event
-from crm.models import AuditAction
 from customers.admin import ESTIMATE_ABOVE, EstimatingPaginator, estimated_rows
 from customers.admin_panels import register_customer_panel
 from customers.models import Customer
@@ -52,6 +50,7 @@ from membership.models import (
     PointsPolicy,
     TierGrace,
 )
+from membership.services.benefits import delete_benefit, save_benefit
 from membership.services.enrollment import cancel_membership, enroll
 from membership.services.levels import (
     TierInUse,
@@ -335,16 +334,10 @@ class MembershipLevelAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
             raise ServiceRefused(error) from error
 
     def save_formset(self, request, form, formset, change):
-        # Benefits have no service of their own: the admin records their audit events.
         for benefit in formset.save(commit=False):
-            action = AuditAction.UPDATE if benefit.pk else AuditAction.CREATE
-            benefit.save()
-            record_event(action=action, actor=request.user, obj=benefit, summary={"via": "admin"})
+            save_benefit(benefit=benefit, actor=request.user)
         for benefit in formset.deleted_objects:
-            record_event(
-                action=AuditAction.DELETE, actor=request.user, obj=benefit, summary={"via": "admin"}
-            )
-            benefit.delete()
+            delete_benefit(benefit=benefit, actor=request.user)
 
     def delete_model(self, request, obj):
         delete_level(level=obj, actor=request.user)

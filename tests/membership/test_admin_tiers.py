@@ -7,7 +7,7 @@ from django.db.models.fields.files import FieldFile
 
 from crm.models import AuditEvent
 from customers.models import Customer
-from membership.models import Benefit, MembershipLevel
+from membership.models import Benefit, BenefitUsage, MembershipLevel
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +171,29 @@ def test_the_list_and_the_editor_preview_icons(client, manager, gold):
     image = '<img src="/media/membership/icons/gold.png"'
     assert image in client.get(LIST_URL).content.decode()
     assert image in client.get(change_url(gold)).content.decode()
+
+
+def test_a_used_benefit_cannot_be_deleted_from_the_tier_editor(
+    client, manager, gold, make_customer
+):
+    benefit = gold.benefits.get()
+    BenefitUsage.objects.create(benefit=benefit, customer=make_customer())
+    client.force_login(manager)
+    data = form_data(client.get(change_url(gold)), **{"benefits-0-DELETE": "on"})
+    response = client.post(change_url(gold), data, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200  # the form comes back; the admin refuses protected rows
+    assert "protected" in str(
+        response.context["inline_admin_formsets"][0].formset.non_form_errors()
+    )
+    assert Benefit.objects.filter(pk=benefit.pk).exists()
+
+
+def test_a_benefit_deleted_in_the_tier_editor_is_audited(client, manager, gold):
+    benefit = gold.benefits.get()
+    client.force_login(manager)
+    data = form_data(client.get(change_url(gold)), **{"benefits-0-DELETE": "on"})
+    assert client.post(change_url(gold), data).status_code == 302
+    assert not Benefit.objects.filter(pk=benefit.pk).exists()
+    assert AuditEvent.objects.filter(
+        action="delete", object_type="membership.benefit", object_id=str(benefit.pk)
+    ).exists()
