@@ -21,9 +21,5 @@ def run_nightly(*, today: date | None = None):
         expiry = expire_points(today=today)
         run.counts["points_expired_customers"] = expiry.customers
         run.counts["points_expired"] = expiry.points
-        evaluation = evaluate_levels(today=today)
-        run.counts["evaluated"] = evaluation.evaluated
-        run.counts["upgraded"] = evaluation.upgraded
-        run.counts["downgraded"] = evaluation.downgraded
-        run.counts["grace_started"] = evaluation.grace_started
+        run.counts.update(evaluate_levels(today=today).counts())
     return run

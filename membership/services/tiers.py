@@ -189,6 +189,14 @@ class EvaluationResult:
     grace_started: int = 0
     changes: list[LevelChange] = field(default_factory=list)
 
+    def counts(self) -> dict[str, int]:
+        return {
+            "evaluated": self.evaluated,
+            "upgraded": self.upgraded,
+            "downgraded": self.downgraded,
+            "grace_started": self.grace_started,
+        }
+
 
 def evaluate_levels(
     *,
@@ -229,8 +237,11 @@ def _standings(rules, customer_ids, today, batch):
         cursor = connection.chunked_cursor()
         try:
             # One hash aggregate over the window's orders; the default 4 MB would spill to disk.
+            # The cursor is read to the end: planned for its first 10% of rows (the default),
+            # it walks the orders by an index instead, 3x slower at 1M customers.
             with connection.cursor() as setter:
                 setter.execute("SET LOCAL work_mem = '256MB'")
+                setter.execute("SET LOCAL cursor_tuple_fraction = 1")
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(batch):
                 for row in rows:
