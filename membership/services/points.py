@@ -299,33 +299,38 @@ class ExpiryResult:
 
 def expire_points(*, today: date | None = None, batch: int = 5000) -> ExpiryResult:
     """Expire every lot whose last valid day is before `today`: one `expire` entry per customer
-    for what is left of those lots. Set-based, in batches of customers, each batch one
-    transaction; running it again the same day finds nothing left to expire."""
+    for what is left of those lots. Set-based: one index scan finds the customers, then each
+    batch of them is one transaction; running it again the same day finds nothing to expire."""
     today = today or timezone.localdate()
     reason = in_default_language(_("Points expired"))
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPIRING_CUSTOMERS_SQL, [today])
+        ids = [row[0] for row in cursor.fetchall()]
     customers = points = 0
-    while True:
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT DISTINCT customer_id FROM membership_pointsentry "
-                "WHERE remaining > 0 AND expires_on < %s LIMIT %s",
-                [today, batch],
-            )
-            ids = sorted(row[0] for row in cursor.fetchall())
-            if not ids:
-                return ExpiryResult(customers=customers, points=points)
             # Customers first, in id order, like change_points: no deadlock with a concurrent
-            # change of one of them.
+            # change of one of them, which may also have spent the lots meanwhile.
             cursor.execute(
                 "SELECT id FROM customers_customer WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-                [ids],
+                [chunk],
             )
-            cursor.execute(_EXPIRE_SQL, {"ids": ids, "today": today, "reason": reason})
+            cursor.execute(_EXPIRE_SQL, {"ids": chunk, "today": today, "reason": reason})
             rows = cursor.fetchall()
-            customers += len(rows)
-            points += sum(row[1] for row in rows)
+        customers += len(rows)
+        points += sum(row[1] for row in rows)
+    return ExpiryResult(customers=customers, points=points)
 
 
+_EXPIRING_CUSTOMERS_SQL = """
+SELECT DISTINCT customer_id FROM membership_pointsentry
+WHERE remaining > 0 AND expires_on < %s
+ORDER BY customer_id
+"""
+
+# clock_timestamp(): the entry is made after the locks were granted, later than changes that
+# held them (now() is when the transaction began).
 _EXPIRE_SQL = """
 WITH lots AS (
     SELECT id, customer_id, remaining FROM membership_pointsentry
@@ -343,7 +348,7 @@ WITH lots AS (
         (customer_id, delta, kind, reason, idempotency_key, request_fingerprint,
          balance_after, remaining, created_at)
     SELECT id, -points, 'expire', %(reason)s, 'expire:' || id || ':' || %(today)s::text, '',
-           balance, 0, now()
+           balance, 0, clock_timestamp()
     FROM customers
 )
 SELECT id, points FROM customers
