@@ -1,7 +1,7 @@
 """How membership reacts to orders (registered as customers.hooks in MembershipConfig.ready):
 an order earns points and may upgrade the customer at once; a refund reverses its points."""
 
-from customers.models import Customer, Order
+from customers.models import Customer, Order, Refund
 from membership.services.benefits import benefits_for
 from membership.services.points import earn_for_order, reverse_for_refund
 from membership.services.tiers import evaluate_levels
@@ -13,6 +13,5 @@ def on_order_recorded(*, order: Order, customer: Customer) -> None:
     evaluate_levels(customer_ids=[customer.pk], allow_downgrade=False)
 
 
-def on_order_refunded(*, order: Order, refund) -> None:
-    order.refresh_from_db(fields=["refunded_amount"])
+def on_order_refunded(*, order: Order, refund: Refund) -> None:
     reverse_for_refund(order=order, refund=refund)

@@ -18,7 +18,8 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +27,7 @@ from crm.audit import record_event
 from crm.errors import BusinessError, Conflict
 from crm.i18n import in_default_language
 from crm.models import AuditAction
-from customers.models import Customer, Order
+from customers.models import Customer, Order, Refund
 from membership.models import PointsEntry, PointsKind, PointsPolicy
 from membership.services.locking import lock_customer
 
@@ -247,47 +248,61 @@ def earn_for_order(*, order: Order, multiplier: Decimal) -> PointsChange | None:
     )
 
 
-def reverse_for_refund(*, order: Order, refund) -> list[PointsChange]:
+def reverse_for_refund(*, order: Order, refund: Refund) -> list[PointsChange]:
     """A refund takes back the share of the order's earned points that it refunds, and gives
-    back the same share of the points redeemed on it. Shares are cumulative over the order's
-    refunds, so several partial refunds add up to exactly the whole. Points already spent cannot
-    be taken back: the balance stops at zero and the reason says so."""
+    back the same share of the points redeemed on it. A refund's share runs from what the
+    order's earlier refunds refunded to what it refunds with them, so several partial refunds add
+    up to exactly the whole, whichever of their hooks runs first. Points already spent cannot be
+    taken back: the balance stops at zero, the reason says how many stay spent, and a later
+    refund takes only its own share."""
     paid = order.amount - order.discount
-    refunded = order.refunded_amount
-    share = min(Decimal(1), refunded / paid) if paid > 0 else Decimal(1)
+    earlier = Refund.objects.filter(order_id=order.pk, pk__lt=refund.pk).aggregate(
+        total=Coalesce(Sum("amount"), Decimal(0))
+    )["total"]
+    share_before = min(Decimal(1), earlier / paid)
+    share_after = min(Decimal(1), (earlier + refund.amount) / paid)
     changes = []
-    earned, taken_back = _order_points(order, PointsKind.EARN)
-    due_back = int((earned * share).to_integral_value(ROUND_DOWN)) - taken_back
-    if due_back > 0:
-        change = change_points(
-            customer_id=order.customer_id,
-            delta=-due_back,
-            kind=PointsKind.REFUND,
-            reason=in_default_language(
-                _("Refund of order %(order)s: earned points taken back"), order=order.external_id
-            ),
-            order=order,
-            idempotency_key=f"refund-earned:{refund.pk}",
-            clamp=True,
-        )
-        if change:
-            changes.append(change)
-    redeemed, given_back = _order_points(order, PointsKind.REDEEM)
-    due_out = int((redeemed * share).to_integral_value(ROUND_DOWN)) - given_back
-    if due_out > 0:
-        changes.append(
-            change_points(
-                customer_id=order.customer_id,
-                delta=due_out,
-                kind=PointsKind.REFUND,
-                reason=in_default_language(
-                    _("Refund of order %(order)s: redeemed points returned"),
-                    order=order.external_id,
-                ),
-                order=order,
-                idempotency_key=f"refund-redeemed:{refund.pk}",
+    with transaction.atomic():
+        customer = lock_customer(order.customer_id, "points")
+        totals = _order_points(order)
+        due_back = _floor(totals.earned * share_after) - _floor(totals.earned * share_before)
+        taken_back = min(due_back, customer.points)
+        if taken_back > 0:
+            if taken_back < due_back:
+                reason = _(
+                    "Refund of order %(order)s: earned points taken back, "
+                    "except %(spent)s already spent"
+                )
+            else:
+                reason = _("Refund of order %(order)s: earned points taken back")
+            changes.append(
+                change_points(
+                    customer_id=order.customer_id,
+                    delta=-taken_back,
+                    kind=PointsKind.REFUND,
+                    reason=in_default_language(
+                        reason, order=order.external_id, spent=due_back - taken_back
+                    ),
+                    order=order,
+                    idempotency_key=f"refund-earned:{refund.pk}",
+                )
             )
-        )
+        # Redemptions may follow a partial refund: what is due counts all of them.
+        due_out = _floor(totals.redeemed * share_after) - totals.returned
+        if due_out > 0:
+            changes.append(
+                change_points(
+                    customer_id=order.customer_id,
+                    delta=due_out,
+                    kind=PointsKind.REFUND,
+                    reason=in_default_language(
+                        _("Refund of order %(order)s: redeemed points returned"),
+                        order=order.external_id,
+                    ),
+                    order=order,
+                    idempotency_key=f"refund-redeemed:{refund.pk}",
+                )
+            )
     return changes
 
 
@@ -397,10 +412,23 @@ def _consume_lots(customer_id: int, points: int) -> None:
     PointsEntry.objects.bulk_update(changed, ["remaining"])
 
 
-def _order_points(order: Order, kind: str) -> tuple[int, int]:
-    """(points of `kind` on the order, points already moved back by its refunds)."""
-    totals = PointsEntry.objects.filter(order=order).values_list("kind", "delta")
-    of_kind = sum(abs(d) for k, d in totals if k == kind)
-    back_sign = -1 if kind == PointsKind.EARN else 1
-    moved_back = sum(abs(d) for k, d in totals if k == PointsKind.REFUND and d * back_sign > 0)
-    return of_kind, moved_back
+@dataclass(frozen=True)
+class OrderPoints:
+    earned: int
+    redeemed: int
+    returned: int  # redeemed points given back by refunds
+
+
+def _order_points(order: Order) -> OrderPoints:
+    totals = PointsEntry.objects.filter(order=order).aggregate(
+        earned=Coalesce(Sum("delta", filter=Q(kind=PointsKind.EARN)), 0),
+        redeemed=Coalesce(Sum("delta", filter=Q(kind=PointsKind.REDEEM)), 0),
+        returned=Coalesce(Sum("delta", filter=Q(kind=PointsKind.REFUND, delta__gt=0)), 0),
+    )
+    return OrderPoints(
+        earned=totals["earned"], redeemed=-totals["redeemed"], returned=totals["returned"]
+    )
+
+
+def _floor(points: Decimal) -> int:
+    return int(points.to_integral_value(ROUND_DOWN))

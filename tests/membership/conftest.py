@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from customers.orders import record_order
-from membership.models import MembershipLevel, PointsEntry
+from membership.models import MembershipLevel, PointsEntry, PointsPolicy
 from tests.customers.conftest import make_customer  # noqa: F401  (the same fixture here)
 
 _external_ids = itertools.count(1)
@@ -100,3 +100,18 @@ def client_as(make_user, api_client):
         return api_client(user, language=language)
 
     return make
+
+
+@pytest.fixture
+def points_policy():
+    """The points policy with the defaults of migration 0002 set explicitly, so that the figures
+    of a test hold whatever the defaults become: 1 point a yuan, 12 months, 100 points a yuan
+    off, at most 50% of an order, 30 days' warning."""
+    policy = PointsPolicy.current()
+    policy.earn_per_yuan = Decimal(1)
+    policy.expiry_months = 12
+    policy.points_per_yuan_redeemed = 100
+    policy.max_redeem_share = 50
+    policy.expiring_soon_days = 30
+    policy.save()
+    return policy
