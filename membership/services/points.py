@@ -7,7 +7,8 @@ Invariants, held by every function here and by the tests:
   first in, first out (earliest expiry first, lots without expiry last).
 
 Each change locks the customer row (SELECT ... FOR UPDATE) for its transaction, so concurrent
-changes of one customer queue up and each sees the balance the previous one left.
+changes of one customer queue up and each sees the balance the previous one left; the ids of
+one customer's entries therefore follow the order in which they were made.
 """
 
 import calendar
@@ -24,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
-from crm.errors import BusinessError, Conflict
+from crm.errors import BusinessError, Conflict, violated_constraint
 from crm.i18n import in_default_language
 from crm.models import AuditAction
 from customers.models import Customer, Order, Refund
@@ -84,16 +85,13 @@ def change_points(
     order: Order | None = None,
     idempotency_key: str | None = None,
     request_fingerprint: str = "",
-    clamp: bool = False,
     field: str = "adjustment",
-) -> PointsChange | None:
+) -> PointsChange:
     """Add `delta` points (negative to take) and write the ledger entry.
 
     With an idempotency key that an earlier change used, nothing is applied and that change is
     returned (`repeated`), unless it was made for a different request (IdempotencyKeyReused).
-    Taking more than the balance raises NotEnoughPoints naming `field`, or, with `clamp`, takes
-    the whole balance (a refund reversing points already spent); a change that ends up zero
-    writes nothing and returns None.
+    Taking more than the balance raises NotEnoughPoints naming `field`.
     """
     if delta == 0:
         raise BusinessError(_("The change must not be zero."), fields={field: [_("Not zero.")]})
@@ -104,11 +102,7 @@ def change_points(
             if earlier:
                 return earlier
         if delta < 0 and -delta > customer.points:
-            if not clamp:
-                raise NotEnoughPoints(balance=customer.points, field=field)
-            delta = -customer.points
-            if delta == 0:
-                return None
+            raise NotEnoughPoints(balance=customer.points, field=field)
         entry = PointsEntry(
             customer_id=customer_id,
             delta=delta,
@@ -125,14 +119,16 @@ def change_points(
             entry.expires_on = expiry_date(
                 timezone.localdate(), PointsPolicy.current().expiry_months
             )
-        else:
-            _consume_lots(customer_id, -delta)
         try:
-            with transaction.atomic():
-                entry.save()
-        except IntegrityError:
-            # The same key used at the same moment for another customer: the other one won.
-            return _earlier_change(idempotency_key, request_fingerprint)
+            entry.save()
+        except IntegrityError as error:
+            # Requests of one customer queue on its lock, so a key taken meanwhile was taken by
+            # a request for another customer: a different request.
+            if violated_constraint(error) == IDEMPOTENCY_CONSTRAINT:
+                raise IdempotencyKeyReused() from error
+            raise
+        if delta < 0:
+            _consume_lots(customer_id, -delta)
         Customer.objects.filter(pk=customer_id).update(points=entry.balance_after)
     return PointsChange(entry=entry, repeated=False)
 
@@ -397,19 +393,22 @@ def _earlier_change(key: str, request_fingerprint: str) -> PointsChange | None:
 
 
 def _consume_lots(customer_id: int, points: int) -> None:
-    """Take `points` from the customer's open lots, earliest expiry first."""
-    lots = PointsEntry.objects.filter(customer_id=customer_id, remaining__gt=0).order_by(
-        "expires_on", "id"
-    )
-    changed = []
-    for lot in lots.only("id", "remaining").iterator(chunk_size=200):
-        taken = min(lot.remaining, points)
-        lot.remaining -= taken
-        points -= taken
-        changed.append(lot)
-        if points == 0:
-            break
-    PointsEntry.objects.bulk_update(changed, ["remaining"])
+    """Take `points` from the customer's open lots, earliest expiry first (lots without expiry
+    last, as NULLs sort), in one UPDATE: each lot gives what the lots before it left to take."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CONSUME_SQL, {"customer": customer_id, "points": points})
+
+
+_CONSUME_SQL = """
+UPDATE membership_pointsentry e
+SET remaining = e.remaining - LEAST(e.remaining, %(points)s - lots.before)
+FROM (
+    SELECT id, sum(remaining) OVER (ORDER BY expires_on, id) - remaining AS before
+    FROM membership_pointsentry
+    WHERE customer_id = %(customer)s AND remaining > 0
+) lots
+WHERE e.id = lots.id AND lots.before < %(points)s
+"""
 
 
 @dataclass(frozen=True)
