@@ -178,52 +178,67 @@ def redeem_points(
     idempotency_key: str | None = None,
 ) -> Redemption:
     """Pay part of an order with points (spec 支持积分抵扣订单): `points` are worth
-    points / points_per_yuan_redeemed yuan, at most max_redeem_share percent of the order's paid
-    amount (the recorded order's, else `order_amount`)."""
+    points / points_per_yuan_redeemed yuan. What is paid with points on one order is at most
+    max_redeem_share percent of its paid amount: a recorded order's paid and not refunded amount,
+    less what earlier redemptions on it took, else `order_amount`. A repeat with the same
+    idempotency key returns the first redemption, even once the order's cap is reached."""
     policy = PointsPolicy.current()
     if points <= 0:
         raise BusinessError(
             _("Redeem a positive number of points."), fields={"points": [_("Must be above 0.")]}
         )
-    if order is not None:
-        if order.customer_id != customer_id:
-            raise BusinessError(
-                _("This order belongs to another customer."),
-                fields={"orderId": [_("Not this customer's order.")]},
-            )
-        order_amount = order.amount - order.discount
-    if order_amount is None:
+    if order is not None and order.customer_id != customer_id:
+        raise BusinessError(
+            _("This order belongs to another customer."),
+            fields={"orderId": [_("Not this customer's order.")]},
+        )
+    if order is None and order_amount is None:
         raise BusinessError(
             _("Give the order (orderId) or its amount (orderAmount)."),
             fields={"orderAmount": [_("Required without orderId.")]},
         )
+    deduction = (Decimal(points) / policy.points_per_yuan_redeemed).quantize(
+        Decimal("0.01"), ROUND_DOWN
+    )
+    key = f"redeem:{idempotency_key}" if idempotency_key else None
+    request_fingerprint = fingerprint(
+        customer=customer_id, points=points, order=order and order.pk, amount=order_amount
+    )
+    with transaction.atomic():
+        # The cap depends on the order's refunds and redemptions: they queue on this lock too.
+        lock_customer(customer_id)
+        if not (key and _earlier_change(key, request_fingerprint)):
+            _check_redemption_cap(points, policy=policy, order=order, order_amount=order_amount)
+        change = change_points(
+            customer_id=customer_id,
+            delta=-points,
+            kind=PointsKind.REDEEM,
+            reason=in_default_language(
+                _("Redeemed for %(amount)s yuan off an order"), amount=deduction
+            ),
+            actor=actor,
+            order=order,
+            idempotency_key=key,
+            request_fingerprint=request_fingerprint,
+            field="points",
+        )
+    return Redemption(change=change, deduction=deduction)
+
+
+def _check_redemption_cap(points, *, policy, order, order_amount) -> None:
+    used = 0
+    if order is not None:
+        order = Order.objects.only("amount", "discount", "refunded_amount").get(pk=order.pk)
+        order_amount = order.amount - order.discount - order.refunded_amount
+        totals = _order_points(order)
+        used = totals.redeemed - totals.returned
     cap = (order_amount * policy.max_redeem_share / 100).quantize(Decimal("0.01"), ROUND_DOWN)
-    max_points = int(cap * policy.points_per_yuan_redeemed)
+    max_points = max(int(cap * policy.points_per_yuan_redeemed) - used, 0)
     if points > max_points:
         message = _(
             "At most %(share)s%% of this order may be paid with points: %(max)s points at most."
         ) % {"share": policy.max_redeem_share, "max": max_points}
         raise BusinessError(message, fields={"points": [str(message)]})
-    deduction = (Decimal(points) / policy.points_per_yuan_redeemed).quantize(
-        Decimal("0.01"), ROUND_DOWN
-    )
-    key = f"redeem:{idempotency_key}" if idempotency_key else None
-    change = change_points(
-        customer_id=customer_id,
-        delta=-points,
-        kind=PointsKind.REDEEM,
-        reason=in_default_language(
-            _("Redeemed for %(amount)s yuan off an order"), amount=deduction
-        ),
-        actor=actor,
-        order=order,
-        idempotency_key=key,
-        request_fingerprint=fingerprint(
-            customer=customer_id, points=points, order=order and order.pk, amount=order_amount
-        ),
-        field="points",
-    )
-    return Redemption(change=change, deduction=deduction)
 
 
 def earn_for_order(*, order: Order, multiplier: Decimal) -> PointsChange | None:
