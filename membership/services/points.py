@@ -355,6 +355,8 @@ WHERE remaining > 0 AND expires_on < %s
 ORDER BY customer_id
 """
 
+# No idempotency key: a rerun finds the lots already cleared, and a key by date would clash
+# when a run for a future date (membership_nightly --date) precedes that date's own run.
 # clock_timestamp(): the entry is made after the locks were granted, later than changes that
 # held them (now() is when the transaction began).
 _EXPIRE_SQL = """
@@ -371,10 +373,9 @@ WITH lots AS (
     RETURNING c.id, due.points, c.points AS balance
 ), entries AS (
     INSERT INTO membership_pointsentry
-        (customer_id, delta, kind, reason, idempotency_key, request_fingerprint,
-         balance_after, remaining, created_at)
-    SELECT id, -points, 'expire', %(reason)s, 'expire:' || id || ':' || %(today)s::text, '',
-           balance, 0, clock_timestamp()
+        (customer_id, delta, kind, reason, request_fingerprint, balance_after, remaining,
+         created_at)
+    SELECT id, -points, 'expire', %(reason)s, '', balance, 0, clock_timestamp()
     FROM customers
 )
 SELECT id, points FROM customers

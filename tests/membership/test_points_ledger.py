@@ -215,6 +215,18 @@ def test_a_second_expiry_run_on_the_same_day_does_nothing(customer, points_polic
     assert PointsEntry.objects.filter(kind=PointsKind.EXPIRE).count() == 1
 
 
+def test_a_run_for_a_later_date_does_not_block_that_date_s_own_run(customer, points_policy):
+    # membership_nightly --date can run ahead; the real run of that day must still expire
+    # lots that have reached their end since.
+    give(customer, 10, on=date(2024, 1, 5))
+    expire_points(today=date(2025, 3, 1))
+    give(customer, 4, on=date(2024, 1, 20))  # a lot that expired in between (backdated)
+
+    assert expire_points(today=date(2025, 3, 1)) == ExpiryResult(customers=1, points=4)
+    assert PointsEntry.objects.filter(kind=PointsKind.EXPIRE).count() == 2
+    assert_ledger_consistent(customer.pk)
+
+
 def test_points_are_valid_through_their_last_day(customer, points_policy):
     give(customer, 10, on=date(2025, 1, 20))  # until 2026-01-31
 
