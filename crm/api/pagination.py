@@ -38,7 +38,6 @@ class PagePagination(BasePagination):
         self.limit = _positive_int(params, "limit", self.default_limit, maximum=self.max_limit)
         self.cursor = params.get("cursor")
         self.ordering = _keyset_ordering(queryset)
-        self.total, self.total_exact = count_or_estimate(queryset)
         if self.cursor:
             self.page = None
             rows = list(_after_cursor(queryset, self.ordering, self.cursor)[: self.limit + 1])
@@ -47,6 +46,12 @@ class PagePagination(BasePagination):
             offset = (self.page - 1) * self.limit
             rows = list(queryset[offset : offset + self.limit + 1])
         has_more = len(rows) > self.limit
+        if self.page is not None and not has_more and (rows or offset == 0):
+            # The last page: its rows are the rest, so the total needs no count (a phone or
+            # e-mail search, a rare name: one query fewer).
+            self.total, self.total_exact = offset + len(rows), True
+        else:
+            self.total, self.total_exact = count_or_estimate(queryset)
         rows = rows[: self.limit]
         self.next_cursor = _encode_cursor(self.ordering, rows[-1]) if has_more and rows else None
         return rows

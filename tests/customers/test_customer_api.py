@@ -166,6 +166,15 @@ def test_page_past_the_end_is_empty_with_right_pagination(api_client, manager, m
     assert data["pagination"]["totalPages"] == 1
 
 
+def test_total_of_a_later_last_page_counts_the_pages_before(api_client, manager, make_customer):
+    for index in range(5):
+        make_customer(name=f"客户{index}")
+    pagination = (
+        api_client(manager).get(LIST_URL, {"limit": 2, "page": 3}).json()["data"]["pagination"]
+    )
+    assert (pagination["total"], pagination["totalPages"]) == (5, 3)
+
+
 def test_cursor_walks_every_customer_once(api_client, manager, make_customer):
     created = {make_customer(name=f"顾客{i}").pk for i in range(7)}
     client, seen, cursor = api_client(manager), [], None

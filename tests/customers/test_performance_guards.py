@@ -96,6 +96,19 @@ def test_list_query_count_does_not_grow_with_rows(
     assert len(response.json()["data"]["items"]) == 20
 
 
+def test_a_last_page_is_its_own_total(
+    api_client, make_user, make_customer, django_assert_max_num_queries
+):
+    manager = make_user("boss", roles=["manager"])
+    for index in range(3):
+        make_customer(name=f"客{index}")
+    # as the plain list, without the count
+    with django_assert_max_num_queries(7):
+        response = api_client(manager).get("/api/v1/customers", {"limit": 20})
+    pagination = response.json()["data"]["pagination"]
+    assert (pagination["total"], pagination["totalExact"]) == (3, True)
+
+
 def test_combined_filter_query_count_is_capped(
     api_client, make_user, make_customer, django_assert_max_num_queries
 ):
