@@ -11,7 +11,7 @@ directly), and writes only what changed: the `level` of changed customers (one U
 checks nobody changed the level meanwhile), a LevelChange row each, and the grace periods.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -187,7 +187,6 @@ class EvaluationResult:
     upgraded: int = 0
     downgraded: int = 0
     grace_started: int = 0
-    changes: list[LevelChange] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -211,15 +210,17 @@ def evaluate_levels(
     result = EvaluationResult()
     if not rules:
         return result
-    changes: list[tuple[Standing, Decision]] = []
-    grace_changes: list[tuple[Standing, Decision]] = []
+    # (customer id, level read, decision): not the Standing, whose figures would hold memory
+    # for every changed customer until the writes.
+    changes: list[tuple[int, str, Decision]] = []
+    grace_changes: list[tuple[int, str, Decision]] = []
     for standing in _standings(rules, customer_ids, today, batch):
         result.evaluated += 1
         decision = decide(rules, standing, today=today, allow_downgrade=allow_downgrade)
         if decision.level != standing.level:
-            changes.append((standing, decision))
+            changes.append((standing.customer_id, standing.level, decision))
         elif decision.grace_until != standing.grace_until:
-            grace_changes.append((standing, decision))
+            grace_changes.append((standing.customer_id, standing.level, decision))
     for start in range(0, len(changes), batch):
         _apply_level_changes(changes[start : start + batch], rules, result)
     for start in range(0, len(grace_changes), batch):
@@ -324,6 +325,7 @@ _REASONS = {
 
 def _apply_level_changes(changes, rules, result: EvaluationResult) -> None:
     ranks = {rule.code: rule.rank for rule in rules}
+    base_rank = rules[0].rank
     with transaction.atomic(), connection.cursor() as cursor:
         # Only where the level is still the one read: a concurrent change wins, and is kept.
         cursor.execute(
@@ -334,42 +336,42 @@ def _apply_level_changes(changes, rules, result: EvaluationResult) -> None:
             RETURNING c.id
             """,
             [
-                [s.customer_id for s, _d in changes],
-                [s.level for s, _d in changes],
-                [d.level for _s, d in changes],
+                [customer_id for customer_id, _old, _d in changes],
+                [old for _id, old, _d in changes],
+                [decision.level for _id, _old, decision in changes],
             ],
         )
         applied = {row[0] for row in cursor.fetchall()}
         reasons = {outcome: in_default_language(text) for outcome, text in _REASONS.items()}
         records = []
-        for standing, decision in changes:
-            if standing.customer_id not in applied:
+        for customer_id, old, decision in changes:
+            if customer_id not in applied:
                 continue
-            up = ranks.get(decision.level, 0) > ranks.get(standing.level, 0)
-            if up:
+            # A tier that no longer exists counts as the base tier, as in decide.
+            if ranks[decision.level] > ranks.get(old, base_rank):
                 result.upgraded += 1
             else:
                 result.downgraded += 1
             records.append(
                 LevelChange(
-                    customer_id=standing.customer_id,
-                    from_level=standing.level,
+                    customer_id=customer_id,
+                    from_level=old,
                     to_level=decision.level,
                     kind=ChangeKind.AUTOMATIC,
                     reason=reasons[decision.outcome],
                 )
             )
-        result.changes.extend(LevelChange.objects.bulk_create(records))
+        LevelChange.objects.bulk_create(records)
         TierGrace.objects.filter(customer_id__in=applied).delete()
 
 
 def _apply_grace(changes, result: EvaluationResult) -> None:
     with transaction.atomic():
-        ended = [s.customer_id for s, d in changes if d.grace_until is None]
+        ended = [customer_id for customer_id, _level, d in changes if d.grace_until is None]
         TierGrace.objects.filter(customer_id__in=ended).delete()
         started = [
-            TierGrace(customer_id=s.customer_id, level=s.level, grace_until=d.grace_until)
-            for s, d in changes
+            TierGrace(customer_id=customer_id, level=level, grace_until=d.grace_until)
+            for customer_id, level, d in changes
             if d.grace_until is not None
         ]
         TierGrace.objects.bulk_create(
