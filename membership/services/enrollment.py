@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.utils import bulk_update_with_history
 
 from crm.audit import record_event
 from crm.errors import BusinessError, Conflict, NotFound
@@ -187,11 +188,23 @@ def cancel_membership(*, membership: Membership, reason: str, actor) -> Membersh
 
 
 def expire_memberships(*, today: date | None = None) -> int:
-    """Mark every active membership that has reached its end date as expired."""
+    """Mark every active membership that has reached its end date as expired, with a history
+    record each, as every other change of a membership has."""
     today = today or timezone.localdate()
-    return Membership.objects.filter(status=MembershipStatus.ACTIVE, end_date__lte=today).update(
-        status=MembershipStatus.EXPIRED, updated_at=timezone.now()
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        ending = list(
+            Membership.objects.select_for_update().filter(
+                status=MembershipStatus.ACTIVE, end_date__lte=today
+            )
+        )
+        for membership in ending:
+            membership.status = MembershipStatus.EXPIRED
+            membership.updated_at = now
+        bulk_update_with_history(
+            ending, Membership, ["status", "updated_at"], batch_size=1000, default_date=now
+        )
+    return len(ending)
 
 
 def _check_duration(duration_days: int) -> None:

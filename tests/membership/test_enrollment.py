@@ -267,6 +267,8 @@ def test_memberships_expire_on_their_end_date_not_before(make_customer, default_
         ending.pk: MembershipStatus.EXPIRED,
         running.pk: MembershipStatus.ACTIVE,
     }
+    history = Membership.objects.get(customer=ending).history.order_by("-history_id")
+    assert history.first().status == MembershipStatus.EXPIRED
 
 
 def test_cancelling_ends_the_membership_and_the_rules_take_over(
