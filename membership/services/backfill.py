@@ -60,6 +60,11 @@ def backfill_membership(*, today: date | None = None) -> BackfillResult:
             params,
         )
         lots, points = cursor.fetchone()
+    if lots:
+        # A ledger that was empty has just received most of its rows: without statistics the
+        # planner takes it for empty, and the points expiry then scans it for minutes.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE membership_pointsentry")
     return BackfillResult(
         opening_lots=lots, opening_points=points, evaluation=evaluate_levels(today=today)
     )
