@@ -8,13 +8,17 @@ from customers.imports.columns import ERROR_COLUMN
 from customers.imports.reader import TableFile
 
 
-def build_error_file(table: TableFile, errors: dict[int, list[str]]) -> bytes:
-    """The rows of `table` whose row number is in `errors`, each with its reasons."""
+def build_error_file(
+    table: TableFile, errors: dict[int, list[str]], cells: dict[int, list[str]] | None = None
+) -> bytes:
+    """The rows of `table` whose row number is in `errors`, each with its reasons. `cells` are
+    those rows' cells by row number, in file order, when the caller kept them as it read the
+    file; otherwise the file is read again."""
     keep = [i for i, header in enumerate(table.headers) if header != ERROR_COLUMN]
     headers = [table.headers[i] for i in keep] + [ERROR_COLUMN]
     rows = (
-        [cells[i] for i in keep] + ["; ".join(errors[number])]
-        for number, cells in table.rows()
+        [row[i] for i in keep] + ["; ".join(errors[number])]
+        for number, row in (table.rows() if cells is None else cells.items())
         if number in errors
     )
     if table.format == "xlsx":

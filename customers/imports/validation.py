@@ -2,11 +2,13 @@
 
 `prepare_customer_rows` is pure Python (no database), so a pool of worker processes can run it
 on batches of a large file; the database checks (duplicates against existing customers) are
-set-based SQL in customers.imports.customers.
+made batch by batch in customers.imports.customers.
 """
 
 import re
+from collections import defaultdict
 from datetime import date, datetime
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
@@ -35,23 +37,6 @@ GENDERS = {
     "未知": Gender.UNKNOWN,
     "保密": Gender.UNKNOWN,
 }
-# (name, name_grams, phone, phone_index, phone_last4, email, email_index, gender, birthday,
-#  source, register_date, tags, customer_no): the staging table's columns after row_no.
-STAGING_COLUMNS = (
-    "name",
-    "name_grams",
-    "phone",
-    "phone_index",
-    "phone_last4",
-    "email",
-    "email_index",
-    "gender",
-    "birthday",
-    "source",
-    "register_date",
-    "tags",
-    "customer_no",
-)
 
 
 def _sources() -> dict[str, str]:
@@ -65,18 +50,24 @@ def _sources() -> dict[str, str]:
     return lookup
 
 
-class PreparedRow:
-    """A valid row: its staging values and the keys that must be unique within the file."""
+class PreparedRow(NamedTuple):
+    """A valid row's values as the customer table holds them (phone and e-mail encrypted, with
+    their blind indexes), or None for an empty optional cell."""
 
-    __slots__ = ("customer_no", "email_index", "phone_index", "row_no", "tags", "values")
-
-    def __init__(self, row_no, values, tags):
-        self.row_no = row_no
-        self.values = values
-        self.phone_index = values[3]
-        self.email_index = values[6]
-        self.customer_no = values[12]
-        self.tags = tags
+    row_no: int
+    name: str
+    name_grams: list[str]
+    phone: str
+    phone_index: bytes
+    phone_last4: str
+    email: str | None
+    email_index: bytes | None
+    gender: str | None
+    birthday: date | None
+    source: str | None
+    register_date: date | None
+    tags: list[str]
+    customer_no: str | None
 
 
 def prepare_customer_rows(batch, columns: dict[str, int], today: date | None = None):
@@ -91,58 +82,58 @@ def prepare_customer_rows(batch, columns: dict[str, int], today: date | None = N
     }
     prepared, errors = [], {}
     for row_no, cells in batch:
-        values, tags, reasons = _prepare(cells, columns, sources, labels, today)
+        row, reasons = _prepare(row_no, cells, columns, sources, labels, today)
         if reasons:
             errors[row_no] = reasons
         else:
-            prepared.append(PreparedRow(row_no, values, tags))
+            prepared.append(row)
     return prepared, errors
 
 
-def _prepare(cells, columns, sources, labels, today):
-    def cell(field):
-        index = columns.get(field)
-        return cells[index].strip() if index is not None else ""
-
+def _prepare(row_no, cells, columns, sources, labels, today):
+    # One dict per row (a missing column reads as empty) rather than a lookup function per
+    # cell: this runs for every row of the file.
+    cell = defaultdict(str, {field: cells[index].strip() for field, index in columns.items()})
     reasons = []
-    name = " ".join(cell("name").split())
+    name = " ".join(cell["name"].split())
     if not name:
         reasons.append(gettext("Name is required."))
     elif len(name) > NAME_MAX:
         reasons.append(gettext("Name has at most %(max)s characters.") % {"max": NAME_MAX})
-    phone = _checked(reasons, labels["phone"], normalize_phone, cell("phone"))
+    phone = _checked(reasons, labels["phone"], normalize_phone, cell["phone"])
     email = None
-    if cell("email"):
-        email = _checked(reasons, labels["email"], normalize_email, cell("email"))
+    if cell["email"]:
+        email = _checked(reasons, labels["email"], normalize_email, cell["email"])
     gender = None
-    if cell("gender"):
-        gender = GENDERS.get(cell("gender").lower())
+    if cell["gender"]:
+        gender = GENDERS.get(cell["gender"].lower())
         if gender is None:
             reasons.append(gettext("Gender must be 男/女/未知 or male/female/unknown."))
-    birthday = _date(reasons, labels["birthday"], cell("birthday"), today)
-    register_date = _date(reasons, labels["register_date"], cell("register_date"), today)
+    birthday = _date(reasons, labels["birthday"], cell["birthday"], today)
+    register_date = _date(reasons, labels["register_date"], cell["register_date"], today)
     source = None
-    if cell("source"):
-        source = sources.get(cell("source").lower())
+    if cell["source"]:
+        source = sources.get(cell["source"].lower())
         if source is None:
             reasons.append(
                 gettext("Unknown source %(value)s; use one of: %(choices)s.")
-                % {"value": cell("source"), "choices": ", ".join(CustomerSource.values)}
+                % {"value": cell["source"], "choices": ", ".join(CustomerSource.values)}
             )
-    tags = sorted({tag.strip() for tag in TAG_SEPARATORS.split(cell("tags")) if tag.strip()})
+    tags = sorted({tag.strip() for tag in TAG_SEPARATORS.split(cell["tags"]) if tag.strip()})
     if any(len(tag) > TAG_MAX for tag in tags):
         reasons.append(gettext("A tag name has at most 50 characters."))
     customer_no = None
-    if cell("customer_no"):
+    if cell["customer_no"]:
         try:
-            customer_no = _clean_customer_no(cell("customer_no"))
+            customer_no = _clean_customer_no(cell["customer_no"])
         except ValidationError as error:
             reasons.append(
                 "%s: %s" % (gettext("Customer number"), " ".join(error.messages))  # noqa: UP031
             )
     if reasons:
-        return None, tags, reasons
-    values = (
+        return None, reasons
+    row = PreparedRow(
+        row_no,
         name,
         name_grams(name),
         encrypt(phone),
@@ -157,7 +148,7 @@ def _prepare(cells, columns, sources, labels, today):
         tags,
         customer_no,
     )
-    return values, tags, []
+    return row, []
 
 
 def _checked(reasons, label, normalize, raw):
@@ -198,28 +189,3 @@ def _date(reasons, label, text, today):
         )
         return None
     return value
-
-
-def copy_line(row_no: int, values) -> str:
-    """One line of PostgreSQL COPY text format: row_no, then STAGING_COLUMNS."""
-    return "\t".join([str(row_no), *map(_copy_value, values)]) + "\n"
-
-
-def _copy_value(value) -> str:
-    if value is None:
-        return r"\N"
-    if isinstance(value, bytes):
-        return "\\\\x" + value.hex()
-    if isinstance(value, list):
-        return _copy_text("{" + ",".join(_array_item(item) for item in value) + "}")
-    if isinstance(value, date):
-        return value.isoformat()
-    return _copy_text(str(value))
-
-
-def _array_item(item: str) -> str:
-    return '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _copy_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from crm.encryption import blind_index
 from crm.models import AuditEvent
+from customers.imports import customers as customer_import
 from customers.imports.columns import CUSTOMER_ALIASES, ERROR_COLUMN, auto_mapping
 from customers.imports.customers import customers_import
 from customers.imports.reader import ImportFileError
@@ -110,6 +111,13 @@ def test_import_creates_customers_with_search_columns_history_and_audit(tmp_path
     assert len(set(numbers)) == 2 and all(n.startswith("C") for n in numbers)
     history = customer.history.get()
     assert history.history_type == "+" and history.history_user == user
+    assert (history.customer_no, history.phone, history.email, history.gender) == (
+        customer.customer_no,
+        customer.phone,
+        customer.email,
+        customer.gender,
+    )
+    assert history.created_at == customer.created_at == history.history_date
     # The reason is written in the default language (zh-hans) when no request sets another.
     assert history.history_change_reason == "从 c.csv 导入"
     assert [t.tag.name for t in history.tags.all()] != []
@@ -352,6 +360,87 @@ def test_worker_processes_give_the_same_result(tmp_path):
     assert (result.created, result.failed) == (30, 1)
     numbers = list(Customer.objects.values_list("customer_no", flat=True))
     assert len(set(numbers)) == 30
+
+
+def test_a_stop_in_a_later_batch_rolls_back_the_batches_already_written(tmp_path, existing):
+    rows = [[f"客户{i}", f"1370013{i:04d}", "", "", "", "VIP", "", ""] for i in range(5)]
+    rows.append(["X", "13800138000", "", "", "", "", "", ""])
+    path = write_csv(tmp_path / "c.csv", rows)
+    result = customers_import(actor=None, path=path, on_duplicate="fail", batch_size=2)
+    assert result.stopped and result.created == 0 and list(result.errors) == [7]
+    assert result.skipped == 5
+    assert Customer.objects.count() == 1 and Customer.history.count() == 1
+    assert not Customer.tags.through.objects.exists()
+
+
+def test_all_or_nothing_stops_on_a_bad_row_in_a_later_batch(tmp_path):
+    rows = [[f"客户{i}", f"1370013{i:04d}", "", "", "", "", "", ""] for i in range(5)]
+    rows.append(["坏", "1", "", "", "", "", "", ""])
+    path = write_csv(tmp_path / "c.csv", rows)
+    result = customers_import(actor=None, path=path, all_or_nothing=True, batch_size=2)
+    assert result.stopped and Customer.objects.count() == 0 and list(result.errors) == [7]
+
+
+def test_updates_in_several_batches(tmp_path, make_customer, make_user):
+    user = make_user("importer", roles=["manager"])
+    first = make_customer(name="甲", phone="13800138000")
+    second = make_customer(name="乙", phone="13900139000")
+    path = write_csv(
+        tmp_path / "c.csv",
+        [
+            ["甲二", "13800138000", "", "", "", "VIP", "", ""],
+            ["新", "13700137000", "", "", "", "VIP", "", ""],
+            ["乙二", "13900139000", "", "", "", "常客", "", ""],
+        ],
+    )
+    result = customers_import(actor=user, path=path, on_duplicate="update", batch_size=1)
+    assert (result.created, result.updated) == (1, 2)
+    for customer, name, tag in ((first, "甲二", "VIP"), (second, "乙二", "常客")):
+        customer.refresh_from_db()
+        assert customer.name == name
+        latest = customer.history.first()
+        assert latest.history_type == "~" and [t.tag.name for t in latest.tags.all()] == [tag]
+
+
+def test_a_customer_created_during_the_import_is_found_when_it_runs_again(
+    tmp_path, existing, monkeypatch
+):
+    """Another writer creates a customer with a phone of the file after the import looked the
+    phone up: the COPY fails on the unique index, and the import runs again and skips it."""
+    looked_up = []
+    owners = customer_import._owners
+
+    def phones_missed_once(column, keys):
+        looked_up.append(column)
+        if column == "phone_index" and looked_up.count(column) == 1:
+            return {}
+        return owners(column, keys)
+
+    monkeypatch.setattr(customer_import, "_owners", phones_missed_once)
+    path = write_csv(
+        tmp_path / "c.csv",
+        [
+            ["B", "13900139000", "", "", "", "", "", ""],
+            ["X", "13800138000", "", "", "", "", "", ""],
+        ],
+    )
+    result = customers_import(actor=None, path=path)
+    assert (result.created, result.skipped, result.failed) == (1, 1, 0)
+    assert looked_up.count("phone_index") == 2
+    assert result.record.status == JobStatus.DONE and Customer.objects.count() == 2
+
+
+def test_error_file_keeps_the_file_order_across_batches_and_kinds_of_error(tmp_path, existing):
+    rows = [
+        ["A", "13700137000", "", "", "", "", "", ""],
+        ["B", "13800138000", "", "", "", "", "", ""],
+        ["C", "bad", "", "", "", "", "", ""],
+        ["D", "13700137000", "", "", "", "", "", ""],
+        ["E", "13600136000", "old@example.com", "", "", "", "", ""],
+    ]
+    path = write_csv(tmp_path / "c.csv", rows)
+    result = customers_import(actor=None, path=path, on_duplicate="fail", batch_size=2)
+    assert [row[0] for row in read_csv(result.error_file)[1:]] == ["B", "C", "D", "E"]
 
 
 def test_command_output_and_exit_code(tmp_path, capsys):
