@@ -42,9 +42,14 @@ def main() -> int:
         for role, share in ROLES.items()
     }
     runs = {}
+    values = run.sample_values()
     with tempfile.TemporaryDirectory() as scratch, run.gunicorn(env, workers) as port:
         plan = Path(scratch) / "plan.json"
-        plan.write_text(json.dumps({"tokens": tokens, "values": run.sample_values()}))
+        plan.write_text(json.dumps({"tokens": tokens, "values": values}))
+        # A worker's first requests load the URLs, the views and the translations (about 1.5 s):
+        # they are not what a user waits for on a running server.
+        for request in run.plan_requests(values).values():
+            run.time_requests(port, tokens["operations"][0], request, runs=0, warmup=workers * 2)
         for name, seconds in (("think_time", think), ("saturation", 0)):
             print(f"==> locust: {users} users, think time {seconds} s, {duration} s")
             load_before = os.getloadavg()

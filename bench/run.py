@@ -111,14 +111,14 @@ def main() -> int:
     env["API_THROTTLE_RATE"] = "1000000/min"
     generation, size, order_total = prepare(env)
     tokens = {kind: bench_token(*user) for kind, user in BENCH_USERS.items()}
-    plan = _plan(sample_values())
+    plan = plan_requests(sample_values())
     plan.update({name: plan[source] for name, source in REVEALED.items()})
     load_before = os.getloadavg()
     results = {}
     with gunicorn(env, workers) as port:
         for name, request in plan.items():
             token = tokens["reveal" if name in REVEALED else "staff"]
-            samples = _time(port, token, request, runs=runs, warmup=warmup)
+            samples = time_requests(port, token, request, runs=runs, warmup=warmup)
             results[name] = _summary(samples)
             print(f"{name:26} p50 {results[name]['p50']:8.1f}  p95 {results[name]['p95']:8.1f} ms")
     report = {
@@ -307,7 +307,7 @@ def order_body(*, customer_id: int, external_id: str) -> dict:
     }
 
 
-def _plan(values: dict) -> dict:
+def plan_requests(values: dict) -> dict:
     """Each operation as a callable returning (method, path, body)."""
     rng = random.Random(1)
     external = iter(range(10**9))
@@ -353,7 +353,7 @@ def _plan(values: dict) -> dict:
     }
 
 
-def _time(port: int, token: str, request, *, runs: int, warmup: int) -> list[float]:
+def time_requests(port: int, token: str, request, *, runs: int, warmup: int) -> list[float]:
     samples = []
     for index in range(warmup + runs):
         method, path, body = request()
