@@ -23,3 +23,8 @@ def level_choices() -> list[tuple[str, str]]:
 
         return list(CustomerLevel.choices)
     return _provider()
+
+
+def base_level() -> str:
+    """The code of the lowest tier: where every new customer starts."""
+    return level_choices()[0][0]

@@ -11,7 +11,7 @@ from simple_history.models import HistoricalRecords
 
 from crm.encryption import EncryptedTextField, blind_index
 from crm.pii import phone_last4
-from customers.levels import level_choices
+from customers.levels import base_level, level_choices
 from customers.querysets import CustomerQuerySet
 from customers.search import name_grams
 
@@ -140,7 +140,7 @@ class Customer(models.Model):
     # A membership tier's code, written only by membership; the choices are read when needed,
     # so that a tier added in the admin needs no migration.
     level = models.CharField(
-        _("level"), max_length=16, choices=level_choices, default=CustomerLevel.REGULAR
+        _("level"), max_length=16, choices=level_choices, default=base_level
     )
     points = models.IntegerField(_("points"), default=0)
     total_spent = models.DecimalField(_("total spent"), max_digits=14, decimal_places=2, default=0)

@@ -19,6 +19,7 @@ SERVICE_FIELD_NAMES = {
     "customerId": "customer",
     "levelId": "level",
     "duration": "duration_days",
+    "downgradeTo": "downgrade_to",
 }
 
 

@@ -10,7 +10,7 @@ from django.core.validators import FileExtensionValidator, MinValueValidator, Re
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -250,7 +250,7 @@ class MembershipStatus(models.TextChoices):
 
 class EnrollMethod(models.TextChoices):
     PURCHASE = "purchase", _("Purchase")
-    GIFT = "gift", _("Gift")
+    GIFT = "gift", pgettext_lazy("enrolment method", "Gift")
     SYSTEM = "system", _("System adjustment")
 
 

@@ -76,6 +76,12 @@ def save_level(*, level: MembershipLevel, actor) -> MembershipLevel:
                 )
         created = level.pk is None
         level.full_clean()
+        target = level.downgrade_to
+        if target is not None and target.sort_order >= level.sort_order:
+            raise BusinessError(
+                _("A downgrade goes to a lower tier; choose one ranked below this one."),
+                fields={"downgradeTo": [_("Not below this tier.")]},
+            )
         level.save()
         record_event(
             action=AuditAction.CREATE if created else AuditAction.UPDATE, actor=actor, obj=level

@@ -70,7 +70,8 @@ def test_manager_sees_tier_membership_points_ledger_and_changes(client, manager,
     assert "记录11" in page and "记录02" in page and "记录01" not in page
     assert f"/admin/membership/pointsentry/?customer__id__exact={member.pk}" in page
     # Tier changes: the manual one and the enrolment's, with a link to all.
-    assert "试用" in page and "Enrolled (Gift) for 365 days" in page
+    # The reason was written in the default language (Chinese), whoever reads it.
+    assert "试用" in page and "开通会员（赠送），有效期 365 天" in page
     assert f"/admin/membership/levelchange/?customer__id__exact={member.pk}" in page
     assert f"/admin/membership/pointsentry/adjust/{member.pk}/" in page
     assert f"/admin/membership/levelchange/change-tier/{member.pk}/" in page

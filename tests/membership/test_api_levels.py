@@ -214,6 +214,15 @@ class TestWrite:
         assert client.delete(level_url(vip)).status_code == 403
         assert tier("vip").name == "VIP"
 
+    def test_a_downgrade_target_must_rank_below_the_tier(self, client_as):
+        body = {"retention": {"downgradeTo": "svip"}}
+
+        response = client_as("manager").patch(level_url(tier("vip")), body, format="json")
+
+        assert response.status_code == 400
+        assert "lower tier" in response.json()["error"]["message"]
+        assert tier("vip").downgrade_to is None
+
     def test_errors_name_the_body_fields_nested_ones_included(self, client_as):
         body = {
             **NEW_TIER,
