@@ -9,16 +9,16 @@ tier follows the rules again, grace period included.
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history.utils import bulk_update_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from crm.audit import record_event
+from crm.audit import record_event, record_events
 from crm.errors import BusinessError, Conflict, NotFound
 from crm.i18n import in_default_language
 from crm.models import AuditAction
-from customers.models import CustomerStatus
+from customers.models import Customer, CustomerStatus
 from membership.models import (
     ChangeKind,
     EnrollMethod,
@@ -26,12 +26,12 @@ from membership.models import (
     MembershipLevel,
     MembershipStatus,
 )
-from membership.services.levels import set_level
+from membership.services.levels import set_levels
 from membership.services.locking import lock_customer
 from membership.services.tiers import evaluate_levels
 
 MAX_DURATION_DAYS = 3650
-MAX_BATCH = 10_000
+MAX_BATCH = 50_000
 
 
 class AlreadyMember(Conflict):
@@ -60,64 +60,24 @@ def enroll(
     """Enrol a customer in `level` for `duration_days` from `start_date` (today). Refused with
     AlreadyMember (409) when they have an active membership. A tier above the customer's
     current one takes effect at once; audited."""
-    _check_duration(duration_days)
-    if method not in EnrollMethod.values:
-        raise BusinessError(
-            _("Unknown enrolment method."), fields={"method": [_("Use purchase, gift or system.")]}
-        )
-    start = start_date or timezone.localdate()
+    _check_options(duration_days, method)
     with transaction.atomic():
         customer = lock_customer(customer_id, "level", "status", "customer_no")
         if customer.status == CustomerStatus.ARCHIVED:
-            raise BusinessError(
-                _("This customer is archived; restore them before enrolling."),
-                fields={"customerId": [_("Archived customer.")]},
-            )
+            raise _archived()
         active = Membership.objects.filter(
             customer_id=customer_id, status=MembershipStatus.ACTIVE
         ).first()
         if active is not None:
             raise AlreadyMember(active.end_date)
-        membership = Membership(
-            customer_id=customer_id,
+        [membership] = _create_memberships(
+            [customer],
             level=level,
-            start_date=start,
-            end_date=start + timedelta(days=duration_days),
+            start=start_date or timezone.localdate(),
+            duration_days=duration_days,
             method=method,
-            source=source[:64],
-            actor=actor if actor is not None and actor.is_authenticated else None,
-        )
-        try:
-            with transaction.atomic():
-                membership.save()
-        except IntegrityError:
-            # Another enrolment of the same customer committed between our check and insert.
-            raise AlreadyMember(membership.end_date) from None
-        current = MembershipLevel.objects.filter(code=customer.level).first()
-        higher = current is None or level.sort_order > current.sort_order
-        if higher and start <= timezone.localdate():
-            set_level(
-                customer=customer,
-                level_code=level.code,
-                kind=ChangeKind.MANUAL if actor is not None else ChangeKind.AUTOMATIC,
-                reason=in_default_language(
-                    _("Enrolled (%(method)s) for %(days)s days"),
-                    method=EnrollMethod(method).label,
-                    days=duration_days,
-                ),
-                actor=actor,
-            )
-        record_event(
-            action=AuditAction.ENROLL,
+            source=source,
             actor=actor,
-            obj=membership,
-            summary={
-                "customer": customer_id,
-                "level": level.code,
-                "days": duration_days,
-                "method": method,
-                "source": source,
-            },
         )
     return membership
 
@@ -126,6 +86,11 @@ def enroll(
 class BatchEnrolment:
     enrolled: list[Membership] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)  # {"customerId", "code", "message"}
+
+    def skip(self, customer_id: int, error: BusinessError) -> None:
+        self.skipped.append(
+            {"customerId": str(customer_id), "code": error.code, "message": str(error.message)}
+        )
 
 
 def enroll_batch(
@@ -136,10 +101,12 @@ def enroll_batch(
     method: str = EnrollMethod.SYSTEM,
     source: str = "",
     actor=None,
+    chunk: int = 1000,
 ) -> BatchEnrolment:
-    """Enrol each customer on its own (one failure does not undo the others) and report who
-    was skipped and why."""
-    _check_duration(duration_days)
+    """Enrol many customers with the rules of `enroll`, set-based: per chunk of customers one
+    transaction of a few statements. A customer that cannot be enrolled (unknown, archived,
+    already a member) is skipped with the reason, and does not stop the others."""
+    _check_options(duration_days, method)
     ids = list(dict.fromkeys(customer_ids))
     if len(ids) > MAX_BATCH:
         raise BusinessError(
@@ -147,23 +114,90 @@ def enroll_batch(
             % {"max": MAX_BATCH}
         )
     result = BatchEnrolment()
-    for customer_id in ids:
-        try:
-            result.enrolled.append(
-                enroll(
-                    customer_id=customer_id,
-                    level=level,
-                    duration_days=duration_days,
-                    method=method,
-                    source=source,
-                    actor=actor,
-                )
+    start = timezone.localdate()
+    for offset in range(0, len(ids), chunk):
+        part = ids[offset : offset + chunk]
+        with transaction.atomic():
+            found = {
+                customer.pk: customer
+                for customer in Customer.objects.select_for_update()
+                .filter(pk__in=part)
+                .order_by("pk")
+                .only("id", "level", "status", "customer_no")
+            }
+            active = dict(
+                Membership.objects.filter(
+                    customer_id__in=list(found), status=MembershipStatus.ACTIVE
+                ).values_list("customer_id", "end_date")
             )
-        except (BusinessError, NotFound) as error:
-            result.skipped.append(
-                {"customerId": str(customer_id), "code": error.code, "message": str(error.message)}
+            eligible = []
+            for customer_id in part:
+                customer = found.get(customer_id)
+                if customer is None:
+                    result.skip(customer_id, NotFound(_("No customer with this id.")))
+                elif customer.status == CustomerStatus.ARCHIVED:
+                    result.skip(customer_id, _archived())
+                elif customer_id in active:
+                    result.skip(customer_id, AlreadyMember(active[customer_id]))
+                else:
+                    eligible.append(customer)
+            result.enrolled += _create_memberships(
+                eligible,
+                level=level,
+                start=start,
+                duration_days=duration_days,
+                method=method,
+                source=source,
+                actor=actor,
             )
     return result
+
+
+def _create_memberships(
+    customers, *, level, start, duration_days, method, source, actor
+) -> list[Membership]:
+    """Memberships (with their history and audit events) for locked customers that have none
+    active; the tier of those below `level` is raised at once."""
+    if not customers:
+        return []
+    staff = actor if actor is not None and actor.is_authenticated else None
+    memberships = bulk_create_with_history(
+        [
+            Membership(
+                customer_id=customer.pk,
+                level=level,
+                start_date=start,
+                end_date=start + timedelta(days=duration_days),
+                method=method,
+                source=source[:64],
+                actor=staff,
+            )
+            for customer in customers
+        ],
+        Membership,
+        default_user=staff,
+    )
+    ranks = dict(MembershipLevel.objects.values_list("code", "sort_order"))
+    lower = [c for c in customers if ranks.get(c.level, -1) < level.sort_order]
+    if lower and start <= timezone.localdate():
+        set_levels(
+            customers=lower,
+            level_code=level.code,
+            kind=ChangeKind.MANUAL if staff is not None else ChangeKind.AUTOMATIC,
+            reason=in_default_language(
+                _("Enrolled (%(method)s) for %(days)s days"),
+                method=EnrollMethod(method).label,
+                days=duration_days,
+            ),
+            actor=staff,
+        )
+    record_events(
+        action=AuditAction.ENROLL,
+        actor=actor,
+        objects=memberships,
+        summary={"level": level.code, "days": duration_days, "method": method, "source": source},
+    )
+    return memberships
 
 
 def cancel_membership(*, membership: Membership, reason: str, actor) -> Membership:
@@ -207,7 +241,18 @@ def expire_memberships(*, today: date | None = None) -> int:
     return len(ending)
 
 
-def _check_duration(duration_days: int) -> None:
+def _archived() -> BusinessError:
+    return BusinessError(
+        _("This customer is archived; restore them before enrolling."),
+        fields={"customerId": [_("Archived customer.")]},
+    )
+
+
+def _check_options(duration_days: int, method: str) -> None:
+    if method not in EnrollMethod.values:
+        raise BusinessError(
+            _("Unknown enrolment method."), fields={"method": [_("Use purchase, gift or system.")]}
+        )
     if not 1 <= duration_days <= MAX_DURATION_DAYS:
         raise BusinessError(
             _("The duration must be between 1 and %(max)s days.") % {"max": MAX_DURATION_DAYS},

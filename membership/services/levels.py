@@ -151,15 +151,28 @@ def change_level(*, customer_id: int, level_code: str, reason: str, actor) -> Le
 
 def set_level(*, customer: Customer, level_code: str, kind: str, reason: str, actor=None):
     """Write a locked customer's new tier and its LevelChange; the grace period ends."""
-    change = LevelChange.objects.create(
-        customer=customer,
-        from_level=customer.level,
-        to_level=level_code,
-        kind=kind,
-        reason=reason[:500],
-        actor=actor if actor is not None and actor.is_authenticated else None,
+    return set_levels(
+        customers=[customer], level_code=level_code, kind=kind, reason=reason, actor=actor
+    )[0]
+
+
+def set_levels(*, customers: list[Customer], level_code: str, kind: str, reason: str, actor=None):
+    """set_level for many locked customers at once: three statements, whatever their number."""
+    actor = actor if actor is not None and actor.is_authenticated else None
+    changes = LevelChange.objects.bulk_create(
+        LevelChange(
+            customer=customer,
+            from_level=customer.level,
+            to_level=level_code,
+            kind=kind,
+            reason=reason[:500],
+            actor=actor,
+        )
+        for customer in customers
     )
-    Customer.objects.filter(pk=customer.pk).update(level=level_code)
-    customer.level = level_code
-    TierGrace.objects.filter(customer=customer).delete()
-    return change
+    ids = [customer.pk for customer in customers]
+    Customer.objects.filter(pk__in=ids).update(level=level_code)
+    TierGrace.objects.filter(customer_id__in=ids).delete()
+    for customer in customers:
+        customer.level = level_code
+    return changes

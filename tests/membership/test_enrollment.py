@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.errors import BusinessError, NotFound
@@ -233,6 +234,28 @@ def test_a_batch_enrols_each_customer_and_says_who_was_skipped_and_why(
     assert all(s["message"] for s in result.skipped)
     enrolled = Membership.objects.get(customer=fresh)
     assert (enrolled.method, enrolled.source) == (EnrollMethod.GIFT, "spring campaign")
+
+
+def test_a_batch_costs_the_same_queries_for_5_or_40_customers_and_raises_their_tiers(
+    make_customer, manager, default_tiers
+):
+    def enrol(count):
+        ids = [make_customer().pk for _ in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            result = enroll_batch(
+                customer_ids=ids, level=default_tiers["vip"], duration_days=30, actor=manager
+            )
+        assert len(result.enrolled) == count
+        return len(queries.captured_queries), ids
+
+    few, _ids = enrol(5)
+    many, ids = enrol(40)
+
+    assert many == few
+    assert set(Customer.objects.filter(pk__in=ids).values_list("level", flat=True)) == {"vip"}
+    assert LevelChange.objects.filter(customer_id__in=ids, to_level="vip").count() == 40
+    assert AuditEvent.objects.filter(action="enroll").count() == 45
+    assert Membership.history.filter(customer_id__in=ids).count() == 40
 
 
 def test_a_batch_larger_than_the_limit_is_refused(default_tiers):
