@@ -3,9 +3,11 @@
 import django_filters
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ValidationError
 
 from customers.levels import level_choices
 from customers.models import Customer, CustomerSource, CustomerStatus
+from customers.selectors import customer_list
 
 ORDERINGS = {
     "createdAt": ("created_at", False),
@@ -77,3 +79,23 @@ def order_by_for(value: str):
     if descending:
         return [f"-{column}", "-id"]
     return [column, "id"]
+
+
+def batch_selection(conditions: dict):
+    """The customers a batch action's filter selects (batch edit, batch enrolment); it must
+    name at least one real condition, since an empty one would select everyone."""
+    unknown = set(conditions) - set(CustomerFilter.base_filters)
+    if unknown:
+        raise ValidationError({"filter": [_("Unknown filter: %s.") % ", ".join(sorted(unknown))]})
+    filterset = CustomerFilter(data=conditions, queryset=customer_list())
+    if not filterset.is_valid():
+        raise ValidationError({"filter": filterset.errors})
+    if not any(
+        value not in (None, "", [])
+        for key, value in filterset.form.cleaned_data.items()
+        if key != "ordering"
+    ):
+        raise ValidationError(
+            {"filter": [_("An empty filter would change every customer; give a condition.")]}
+        )
+    return filterset.qs

@@ -14,7 +14,7 @@ from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms, permissions_by_method
 from customers import services
 from customers.api import serializers
-from customers.api.filters import CustomerFilter
+from customers.api.filters import CustomerFilter, batch_selection
 from customers.models import Customer
 from customers.pii_access import can_reveal, record_reveal
 from customers.selectors import customer_detail, customer_history_entries, customer_list
@@ -220,7 +220,7 @@ class CustomerBatchUpdateView(GenericAPIView):
                     {"ids": [_("No customer with id %s.") % ", ".join(map(str, sorted(missing)))]}
                 )
         else:
-            customers = _filtered_customers(data["filter"])
+            customers = batch_selection(data["filter"])
         matched = customers.count()
         updated = services.customers_batch_update(
             actor=request.user,
@@ -255,26 +255,6 @@ class CustomerEraseView(GenericAPIView):
             customer=customer, actor=request.user, reason=body.validated_data["reason"]
         )
         return Response({"id": str(customer.pk), "erasedAt": customer.erased_at})
-
-
-def _filtered_customers(conditions: dict):
-    """The customers a batch filter selects; it must name at least one real condition, since
-    an empty one would select everyone."""
-    unknown = set(conditions) - set(CustomerFilter.base_filters)
-    if unknown:
-        raise ValidationError({"filter": [_("Unknown filter: %s.") % ", ".join(sorted(unknown))]})
-    filterset = CustomerFilter(data=conditions, queryset=customer_list())
-    if not filterset.is_valid():
-        raise ValidationError({"filter": filterset.errors})
-    if not any(
-        value not in (None, "", [])
-        for key, value in filterset.form.cleaned_data.items()
-        if key != "ordering"
-    ):
-        raise ValidationError(
-            {"filter": [_("An empty filter would change every customer; give a condition.")]}
-        )
-    return filterset.qs
 
 
 def _profile(data: dict) -> dict:

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from crm.errors import Conflict, NotFound
 from crm.permissions import HasPerms
-from customers.api.views import _filtered_customers
+from customers.api.filters import batch_selection
 from membership.api.inputs import field_of, referenced, valid_body
 from membership.api.lists import CustomerRowsListView, LevelChangeFilter, MembershipFilter
 from membership.models import EnrollMethod, LevelChange, Membership, MembershipLevel
@@ -183,7 +183,7 @@ class EnrollBatchView(GenericAPIView):
         level = _level(data["levelId"])
         if "filter" in data:
             # One more than the service accepts, so that it refuses a selection too large.
-            selected = _filtered_customers(data["filter"]).order_by("pk")
+            selected = batch_selection(data["filter"]).order_by("pk")
             customer_ids = list(selected.values_list("pk", flat=True)[: enrollment.MAX_BATCH + 1])
         else:
             customer_ids = data["customerIds"]
