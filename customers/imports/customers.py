@@ -183,7 +183,6 @@ def _run(
     progress,
 ) -> ImportResult:
     columns = {field: table.headers.index(header) for header, field in mapping.items()}
-    total = sum(1 for _row in table.rows()) if progress else 0
     result = ImportResult()
     now = timezone.now()
     work = partial(
@@ -195,6 +194,7 @@ def _run(
     )
     checks = _Checks(on_duplicate)
     rejected = {}
+    total = None
     reason = gettext("Imported from %(file)s") % {"file": table.name}
     writing = nullcontext() if dry_run else _Writer(actor=actor, now=now, reason=reason[:100])
     batches = closing(_prepared_batches(table, work, workers, batch_size))
@@ -218,6 +218,9 @@ def _run(
                 rejected.update((row_no, cells[row_no]) for row_no in sorted(errors))
             result.total_rows += len(batch)
             if progress:
+                if total is None:
+                    # Counted once the first batch is under way, while the workers go on.
+                    total = sum(1 for _row in table.rows())
                 progress(result.total_rows, total)
         if writer is not None and not result.stopped:
             writer.finish()
