@@ -139,9 +139,7 @@ class Customer(models.Model):
     avatar = models.URLField(_("avatar"), max_length=500, blank=True)
     # A membership tier's code, written only by membership; the choices are read when needed,
     # so that a tier added in the admin needs no migration.
-    level = models.CharField(
-        _("level"), max_length=16, choices=level_choices, default=base_level
-    )
+    level = models.CharField(_("level"), max_length=16, choices=level_choices, default=base_level)
     points = models.IntegerField(_("points"), default=0)
     total_spent = models.DecimalField(_("total spent"), max_digits=14, decimal_places=2, default=0)
     order_count = models.PositiveIntegerField(_("order count"), default=0)
@@ -190,6 +188,13 @@ class Customer(models.Model):
             models.Index(fields=["register_date"], name="customer_register_idx"),
             models.Index(fields=["phone_last4"], name="customer_phone_last4_idx"),
             models.Index(fields=["level"], name="customer_level_idx"),
+            # Tier + registration date (+ status, id to count without the heap): the combined
+            # list filter, 130 -> 17 ms at 1M customers (docs/performance.md).
+            models.Index(
+                fields=["level", "register_date"],
+                include=["status", "id"],
+                name="customer_level_register_idx",
+            ),
             models.Index(fields=["status"], name="customer_status_idx"),
             models.Index(fields=["source"], name="customer_source_idx"),
             GinIndex(fields=["name_grams"], name="customer_name_grams_idx"),

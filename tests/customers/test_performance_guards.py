@@ -56,6 +56,17 @@ def test_filters_use_their_indexes(some_customers, filters, index):
     assert index in plan(Customer.objects.filter(**filters).order_by())
 
 
+def test_level_and_registration_date_together_use_one_index(some_customers):
+    query_plan = plan(
+        Customer.objects.filter(level__in=["vip", "svip"], register_date__gte="2024-01-01")
+        .exclude(status="archived")
+        .order_by()
+        .values("id")
+    )
+    assert "customer_level_register_idx" in query_plan
+    assert "Seq Scan" not in query_plan
+
+
 def test_tag_filter_reads_customer_tags_by_tag_id(make_customer):
     make_customer(name="甲", tags=["素食"])
     query_plan = plan(Customer.objects.with_any_tag(["素食"]).order_by())
