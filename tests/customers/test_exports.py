@@ -4,41 +4,21 @@ permissions, filters, the sync/async threshold, progress, history and audit."""
 import csv
 import io
 import json
-import os
 import re
-import subprocess
-import sys
-import time
-import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from openpyxl import load_workbook
 
 from crm.models import AuditEvent
 from customers.exports import service, writers
 from customers.models import Customer, ExportRecord, JobStatus
 from customers.orders import record_order
-from tests.conftest import redis_or_skip
+from tests.celery_worker import celery_worker
 
 pytestmark = pytest.mark.django_db
 
 EXPORT_URL = "/api/v1/customers/export"
-WORKER_COMMAND = [
-    sys.executable,
-    "-m",
-    "celery",
-    "-A",
-    "crm",
-    "worker",
-    "--pool=solo",
-    "--without-heartbeat",
-    "--without-gossip",
-    "--without-mingle",
-    "-l",
-    "warning",
-]
 
 
 @pytest.fixture(autouse=True)
@@ -445,49 +425,20 @@ def test_customer_pdf_needs_the_view_permission(api_client, make_user, make_cust
 def test_a_real_celery_worker_on_redis_writes_the_export(make_user, make_customer, tmp_path):
     """The task goes through Redis to `celery worker` in another process, which reads the test
     database (a transactional test, so the rows are committed) and writes the file."""
-    redis_or_skip()
-    from crm.celery import app
     from customers.tasks import export_customers
 
     manager = make_user("manager", roles=["manager"])
     make_customer(name="张三", phone="13800000109")
     record = ExportRecord.objects.create(actor=manager, format="csv", fields=["name", "phone"])
-    database = connection.settings_dict
-    queue = f"export-test-{uuid.uuid4().hex}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "crm.settings.test",
-        "DATABASE_URL": "postgres://{user}:{password}@{host}:{port}/{name}".format(
-            user=database["USER"] or "postgres",
-            password=database["PASSWORD"] or "",
-            host=database["HOST"] or "127.0.0.1",
-            port=database["PORT"] or 5432,
-            name=database["NAME"],
-        ),
-        "MEDIA_ROOT": str(tmp_path / "worker-media"),
-    }
-    worker = subprocess.Popen(
-        [*WORKER_COMMAND, "-Q", queue],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    try:
-        export_customers.apply_async((record.pk, "en"), queue=queue)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+    with celery_worker(MEDIA_ROOT=str(tmp_path / "worker-media")) as worker:
+        export_customers.apply_async((record.pk, "en"), queue=worker.queue)
+
+        def finished():
             record.refresh_from_db()
-            if record.status in {JobStatus.DONE, JobStatus.FAILED}:
-                break
-            assert worker.poll() is None, worker.stdout.read().decode()
-            time.sleep(0.2)
-    finally:
-        app.conf.task_always_eager = eager
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0].decode()
-    assert record.status == JobStatus.DONE, (record.error, output)
+            return record.status in {JobStatus.DONE, JobStatus.FAILED}
+
+        worker.wait_for(finished)
+    assert record.status == JobStatus.DONE, record.error
     assert record.row_count == 1
     content = (tmp_path / "worker-media" / record.file.name).read_bytes()
     assert csv_rows(content) == [["name", "phone"], ["张三", "138****0109"]]
