@@ -116,8 +116,10 @@ PAYMENTS = [
     (PaymentMethod.OTHER, 1),
 ]
 MEAL_HOURS = [11, 11, 12, 12, 12, 13, 14, 17, 18, 18, 18, 19, 19, 20, 21]
-# The generator's stand-in for the membership rules until they land: level by total spent
-# (yuan, lowest first) and one point per yuan spent.
+# The generator's stand-in for the membership rules, which the core cannot import: level by
+# total spent (yuan, highest first) and one point per yuan spent. `manage.py membership_backfill`
+# then gives each customer an opening points lot and the tier the real rules give (make bench
+# runs it after generating).
 LEVEL_THRESHOLDS = [
     (20000, CustomerLevel.SVIP),
     (5000, CustomerLevel.VIP),
