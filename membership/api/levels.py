@@ -1,9 +1,8 @@
 """Tiers and their benefits (spec 2.2.1, 4.2): the public list of tiers, and their editing by
 managers through membership.services.levels and membership.services.benefits."""
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -161,12 +160,7 @@ class BenefitInputSerializer(serializers.Serializer):
 def listed_levels():
     """Every tier from the lowest to the highest, with its benefits in force today: one query
     for the tiers, one for the benefits."""
-    today = timezone.localdate()
-    in_force = Benefit.objects.filter(
-        Q(valid_from__isnull=True) | Q(valid_from__lte=today),
-        Q(valid_until__isnull=True) | Q(valid_until__gte=today),
-        is_active=True,
-    ).order_by("sort_order", "id")
+    in_force = benefit_services.benefits_in_force()
     return (
         MembershipLevel.objects.select_related("downgrade_to")
         .prefetch_related(Prefetch("benefits", queryset=in_force, to_attr="benefits_now"))

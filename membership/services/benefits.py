@@ -35,15 +35,20 @@ class AppliedBenefits:
     points_multiplier: Decimal
 
 
-def benefits_for(level_code: str, *, on: date | None = None) -> AppliedBenefits:
-    """The benefits of the tier `level_code` that apply on `on` (today), stacking resolved."""
+def benefits_in_force(on: date | None = None):
+    """Active benefits whose validity window (both days included) holds `on` (today), in
+    their tier's order; before stacking."""
     on = on or timezone.localdate()
-    candidates = Benefit.objects.filter(
+    return Benefit.objects.filter(
         Q(valid_from__isnull=True) | Q(valid_from__lte=on),
         Q(valid_until__isnull=True) | Q(valid_until__gte=on),
-        level__code=level_code,
         is_active=True,
     ).order_by("sort_order", "id")
+
+
+def benefits_for(level_code: str, *, on: date | None = None) -> AppliedBenefits:
+    """The benefits of the tier `level_code` that apply on `on` (today), stacking resolved."""
+    candidates = benefits_in_force(on).filter(level__code=level_code)
     best_of_group: dict[str, Benefit] = {}
     applied: list[Benefit] = []
     for benefit in candidates:
