@@ -9,7 +9,6 @@ customer's rows come from the (customer, time) indexes, the unfiltered lists in 
 counts of large tables are the planner's estimates.
 """
 
-import json
 from functools import partial
 
 from django.contrib import admin, messages
@@ -25,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm.admin_audit import AuditedModelAdmin, ReadOnlyAdminMixin
+from crm.api.pagination import planner_estimate
 from customers.admin import ESTIMATE_ABOVE, EstimatingPaginator, estimated_rows
 from customers.admin_panels import register_customer_panel
 from customers.models import Customer
@@ -78,8 +78,7 @@ def planned_rows(queryset) -> int | None:
     too large to count on every page; None when the table is small enough to count exactly."""
     if estimated_rows(queryset.model) < ESTIMATE_ABOVE:
         return None
-    plan = json.loads(queryset.explain(format="json"))
-    return int(plan[0]["Plan"]["Plan Rows"])
+    return planner_estimate(queryset)
 
 
 def narrowed_to_customer(request) -> bool:
