@@ -31,7 +31,15 @@ from django.utils import timezone
 
 from crm.encryption import blind_index, encrypt
 from crm.pii import phone_last4
-from customers.models import CustomerLevel, CustomerSource, Gender, OrderChannel, PaymentMethod, Tag
+from customers.models import (
+    CustomerLevel,
+    CustomerSource,
+    Gender,
+    OrderChannel,
+    PaymentMethod,
+    Tag,
+    customer_number,
+)
 from customers.search import name_grams
 
 # (surname, weight per thousand people), after the 2020 census ranking; the rest share the tail.
@@ -287,11 +295,6 @@ def _reserve_customer_numbers(cur, count: int) -> int:
     if count > 1:
         cur.execute("SELECT setval('customer_no_seq', %s)", [first + count - 1])
     return first
-
-
-def customer_number(n: int) -> str:
-    """The format of next_customer_no() (migration 0001)."""
-    return "C" + str(n).zfill(max(5, len(str(n))))
 
 
 def _drop_secondary(cur) -> list[tuple[str, str, str]]:

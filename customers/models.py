@@ -28,6 +28,12 @@ class NextCustomerNo(Func):
     output_field = models.CharField()
 
 
+def customer_number(n: int) -> str:
+    """The n-th generated customer number, as next_customer_no() formats it, for writers that
+    take numbers from customer_no_seq themselves (COPY loads)."""
+    return "C" + str(n).zfill(max(5, len(str(n))))
+
+
 class Gender(models.TextChoices):
     MALE = "male", _("Male")
     FEMALE = "female", _("Female")

@@ -37,7 +37,6 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from customers.generate import customer_number
 from customers.imports.columns import (
     CUSTOMER_ALIASES,
     CUSTOMER_FIELDS,
@@ -58,7 +57,14 @@ from customers.imports.errorfile import build_error_file
 from customers.imports.reader import ImportFileError, TableFile
 from customers.imports.records import finish_import_record
 from customers.imports.validation import prepare_customer_rows
-from customers.models import Customer, CustomerSource, Gender, ImportRecord, JobStatus
+from customers.models import (
+    Customer,
+    CustomerSource,
+    Gender,
+    ImportRecord,
+    JobStatus,
+    customer_number,
+)
 from customers.services import tags_get_or_create
 
 ON_DUPLICATE = ("skip", "update", "fail")
