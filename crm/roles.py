@@ -48,6 +48,9 @@ MEMBERSHIP_READ = model_perms(
     actions=("view",),
 )
 
+# RFM runs and segments: managers and marketing run them (spec 2.3).
+SEGMENTS = model_perms("segments", "rfmrun", actions=("view", "add"))
+
 # The nightly jobs' schedules (django-celery-beat): who may see and move them.
 SCHEDULES = model_perms(
     "django_celery_beat", "periodictask", "crontabschedule", actions=("view", "change")
@@ -68,6 +71,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | model_perms("membership", "benefitusage", actions=("view", "add"))
         | model_perms("membership", "pointspolicy", actions=("view", "change"))
         | MEMBERSHIP_READ
+        | SEGMENTS
         | {
             "membership.change_customer_level",
             "membership.enroll_member",
@@ -94,6 +98,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | model_perms("customers", "order", "communication", "exportrecord", actions=("view",))
         | {"customers.export_customer", "customers.batch_update_customer"}
         | MEMBERSHIP_READ
+        | SEGMENTS
         | {"membership.enroll_member"}
     ),
     FINANCE: (

@@ -39,8 +39,8 @@ class RfmRun(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    start = models.DateField(_("from"))
-    end = models.DateField(_("to"))
+    start = models.DateField(_("first day"))
+    end = models.DateField(_("last day"))
     tiers = models.PositiveSmallIntegerField(
         _("tiers"),
         default=5,

@@ -180,3 +180,6 @@ LOGGING = {
 # older ones keep only their summary), and the range of the nightly run, in days up to yesterday.
 RFM_RUNS_KEPT = env_int("RFM_RUNS_KEPT", 10)
 RFM_NIGHTLY_DAYS = env_int("RFM_NIGHTLY_DAYS", 365)
+# Runs over ranges holding at most this many orders (the planner's estimate) finish within the
+# request; larger ones run as a Celery task.
+RFM_SYNC_ORDERS = env_int("RFM_SYNC_ORDERS", 200_000)

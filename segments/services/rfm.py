@@ -26,9 +26,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.api.pagination import planner_estimate
 from crm.errors import BusinessError
 from crm.jobs import job_run
-from customers.models import Customer
+from customers.models import Customer, Order
 from segments.models import MAX_TIERS, MAX_WEIGHT, MIN_TIERS, RfmClass, RfmRun
 
 JOB_NAME = "segments.rfm_run"
@@ -268,3 +269,19 @@ def _summary(run: RfmRun) -> dict:
             {"class": code.value, "count": classes.get(code.value, 0)} for code in RfmClass
         ],
     }
+
+
+def rfm_run_start(*, actor, start: date, end: date, tiers: int = 5, weights=EQUAL_WEIGHTS):
+    """Create a run and compute it: at once when the range holds few orders (at most
+    RFM_SYNC_ORDERS by the planner's estimate), else in a Celery task once the run is committed
+    (its status and progress tell how far it is). Returns the run."""
+    run = rfm_run_create(actor=actor, start=start, end=end, tiers=tiers, weights=weights)
+    orders = Order.objects.filter(
+        placed_at__gte=_midnight(start), placed_at__lt=_midnight(end + timedelta(days=1))
+    )
+    if planner_estimate(orders) <= settings.RFM_SYNC_ORDERS:
+        return rfm_run_execute(run_id=run.pk)
+    from segments.tasks import rfm_run as rfm_run_task
+
+    transaction.on_commit(lambda: rfm_run_task.delay(run.pk))
+    return run

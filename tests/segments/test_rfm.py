@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from crm.errors import BusinessError
 from crm.models import JobRun
-from customers.models import Customer, CustomerStatus
 from customers.services import customer_create
 from segments.models import RfmClass, RfmRun, RfmScore
 from segments.services.rfm import (
@@ -52,25 +51,6 @@ def scores_of(run) -> dict[int, tuple]:
         )
         for score in RfmScore.objects.filter(run=run)
     }
-
-
-@pytest.fixture
-def shop(make_customer, place):
-    """Eight customers whose figures were worked out by hand for the range Jan 1 - Mar 31."""
-    a, b, c, d, e, f, g, h = (make_customer(name=name) for name in "ABCDEFGH")
-    place(a, date(2025, 3, 30), "100")
-    place(a, date(2025, 3, 1), "200")
-    place(a, date(2025, 2, 1), "300")  # R 1, F 3, M 600
-    place(b, date(2025, 3, 30), "50")  # R 1, F 1, M 50
-    place(c, date(2025, 1, 10), "1000")
-    place(c, date(2025, 1, 20), "1000")  # R 70, F 2, M 2000
-    place(d, date(2025, 2, 15), "80", refunded="30")  # R 44, F 1, M 50 (net of the refund)
-    place(e, date(2025, 3, 1), "500", refunded="500")  # fully refunded: does not count
-    place(e, date(2024, 12, 31), "90")  # before the range
-    place(f, date(2025, 4, 1), "70")  # after the range
-    place(h, date(2025, 3, 15), "999")
-    Customer.objects.filter(pk=h.pk).update(status=CustomerStatus.ARCHIVED)
-    return {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f, "g": g, "h": h}
 
 
 def test_scores_tiers_and_classes_match_the_hand_computed_figures(shop):
