@@ -49,7 +49,11 @@ MEMBERSHIP_READ = model_perms(
 )
 
 # RFM runs and segments: managers and marketing run them (spec 2.3).
-SEGMENTS = model_perms("segments", "rfmrun", actions=("view", "add"))
+SEGMENTS = (
+    model_perms("segments", "rfmrun", actions=("view", "add"))
+    | model_perms("segments", "segment")
+    | {"segments.refresh_segment"}
+)
 
 # The nightly jobs' schedules (django-celery-beat): who may see and move them.
 SCHEDULES = model_perms(

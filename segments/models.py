@@ -1,4 +1,5 @@
-"""Segmentation tables (spec 2.3, 5.3): RFM runs and their per-customer scores.
+"""Segmentation tables (spec 2.3, 5.3): RFM runs and their per-customer scores; segments, their
+stored members and their snapshots.
 
 Scores live in a narrow table of their own, one row per scored customer and run, never in the
 wide customers table (a 1M-row UPDATE there costs 43-53 s: reference/postgres-limits.md).
@@ -10,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 MIN_TIERS = 3
 MAX_TIERS = 10
@@ -121,3 +123,93 @@ class RfmScore(models.Model):
 
     def __str__(self):
         return f"{self.run_id}:{self.customer_id} T{self.tier}"
+
+
+class Segment(models.Model):
+    """A named condition on customers (spec 2.3.2, 5.3), optionally within another segment.
+
+    Its members are stored (SegmentMember) at each refresh, so that campaigns and the customer
+    list's `segment` filter read an indexed table instead of evaluating the condition.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    # The full form of customers.conditions, as normalize_condition returns it.
+    condition = models.JSONField(_("condition"))
+    scope = models.ForeignKey(
+        "self",
+        verbose_name=_("within segment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="subsegments",
+        help_text=_("Only customers of this segment; empty for all customers."),
+    )
+    customer_count = models.PositiveIntegerField(_("customers"), default=0)
+    refreshed_at = models.DateTimeField(_("refreshed at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["customer_count", "refreshed_at", "updated_at"])
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+        permissions = [("refresh_segment", _("Can refresh segments"))]
+
+    def __str__(self):
+        return self.name
+
+
+class SegmentMember(models.Model):
+    """A customer in a segment as of its last refresh. Written only by services.segments, in
+    bulk."""
+
+    pk = models.CompositePrimaryKey("segment_id", "customer_id")
+    # Deleted in bulk with their segment (services.segments): the ORM's cascade would load them.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.DO_NOTHING, related_name="+", db_index=False
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.DO_NOTHING, related_name="+", db_index=False
+    )
+    added_at = models.DateTimeField(_("added at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("segment member")
+        verbose_name_plural = _("segment members")
+
+    def __str__(self):
+        return f"{self.segment_id}:{self.customer_id}"
+
+
+class SegmentSnapshot(models.Model):
+    """A segment's size and portrait at one refresh (spec 支持分群更新, 2.3.4 分群趋势)."""
+
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.CASCADE, related_name="snapshots"
+    )
+    taken_at = models.DateTimeField(_("taken at"), default=timezone.now)
+    count = models.PositiveIntegerField(_("customers"))
+    added = models.PositiveIntegerField(_("joined"), default=0)
+    removed = models.PositiveIntegerField(_("left"), default=0)
+    # The portrait of segments.services.analysis: mixes, bands and statistics.
+    stats = models.JSONField(_("statistics"), default=dict)
+
+    class Meta:
+        verbose_name = _("segment snapshot")
+        verbose_name_plural = _("segment snapshots")
+        ordering = ["-taken_at", "-id"]
+        indexes = [models.Index(fields=["segment", "-taken_at"], name="segment_snapshot_idx")]
+
+    def __str__(self):
+        return f"{self.segment_id} {self.taken_at:%Y-%m-%d}: {self.count}"

@@ -1,12 +1,18 @@
-"""Reads over segments: an RFM run's report and its customers."""
+"""Reads over segments: an RFM run's report and customers, the condition fields, a segment's
+members and its analysis."""
 
 from decimal import Decimal
 
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from segments.models import RfmClass, RfmRun, RfmScore
+from customers.conditions import condition_fields
+from customers.models import Customer
+from segments.models import RfmClass, RfmRun, RfmScore, Segment, SegmentMember
+from segments.services.analysis import all_customers_portrait
+
+TREND_POINTS = 90
 
 
 def rfm_run_report(run: RfmRun) -> dict:
@@ -60,3 +66,88 @@ def rfm_run_customers(*, run: RfmRun) -> QuerySet:
         .annotate(customer_no=F("customer__customer_no"), customer_name=F("customer__name"))
         .order_by("tier", "-score", "customer_id")
     )
+
+
+def condition_field_catalogue() -> list[dict]:
+    """The fields a condition may name (customers.conditions), as a builder shows them."""
+    return [
+        {
+            "name": field.name,
+            "label": str(field.label),
+            "kind": str(field.kind),
+            "group": field.group,
+            "operators": list(field.operators),
+            "choices": (
+                [{"value": value, "label": str(label)} for value, label in field.choices()]
+                if field.choices
+                else None
+            ),
+        }
+        for field in condition_fields().values()
+    ]
+
+
+def segment_members(segment: Segment) -> QuerySet:
+    """The customers stored as the segment's members at its last refresh, newest first; the
+    primary key (segment_id, customer_id) serves the semi-join."""
+    members = SegmentMember.objects.filter(segment=segment, customer=OuterRef("pk"))
+    return Customer.objects.filter(Exists(members)).order_by("-created_at", "-id")
+
+
+# The figures a comparison sets side by side, with the difference of the segment's and the
+# other's value.
+COMPARED = ("count", "avgSpend", "medianSpend", "avgOrders", "avgOrderValue", "activeShare")
+
+
+def segment_analysis(segment: Segment, *, compare_with=None) -> dict:
+    """The segment's portrait as of its last refresh, its trend over the snapshots (oldest
+    first), and with `compare_with` (another Segment, or "all") a side-by-side comparison."""
+    snapshots = list(segment.snapshots.order_by("-taken_at", "-id")[:TREND_POINTS])
+    latest = snapshots[0] if snapshots else None
+    mine = latest.stats if latest else {}
+    result = {
+        "segment": {"id": str(segment.pk), "name": segment.name},
+        "refreshedAt": latest.taken_at if latest else None,
+        "portrait": mine,
+        "trend": [
+            {
+                "at": snapshot.taken_at,
+                "count": snapshot.count,
+                "added": snapshot.added,
+                "removed": snapshot.removed,
+                "avgSpend": snapshot.stats.get("avgSpend"),
+                "activeShare": snapshot.stats.get("activeShare"),
+            }
+            for snapshot in reversed(snapshots)
+        ],
+        "comparison": None,
+    }
+    if compare_with is not None:
+        if compare_with == "all":
+            other, other_name = all_customers_portrait(), "all"
+        else:
+            other_snapshot = compare_with.snapshots.order_by("-taken_at", "-id").first()
+            other, other_name = (other_snapshot.stats if other_snapshot else {}), compare_with.name
+        result["comparison"] = {
+            "with": other_name,
+            "portrait": other,
+            "metrics": [
+                {
+                    "metric": metric,
+                    "segment": mine.get(metric),
+                    "other": other.get(metric),
+                    "difference": _difference(mine.get(metric), other.get(metric)),
+                }
+                for metric in COMPARED
+            ],
+        }
+    return result
+
+
+def _difference(mine, other):
+    """Counts as integers, shares as floats, money as strings of yuan (as the portrait has them)."""
+    if mine is None or other is None:
+        return None
+    if isinstance(mine, str):
+        return str(Decimal(mine) - Decimal(other))
+    return round(mine - other, 4) if isinstance(mine, float) else mine - other

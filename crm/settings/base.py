@@ -150,7 +150,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "CAMELIZE_NAMES": False,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerStatusEnum": "customers.models.CustomerStatus",
+        "RfmRunStatusEnum": "segments.models.RfmRun.Status",
+        "RfmClassEnum": "segments.models.RfmClass",
+    },
 }
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -1,0 +1,63 @@
+"""What segments adds to the core's customer queries, registered in SegmentsConfig.ready: the
+condition fields of the latest RFM run's tier and class (customers.conditions), and the customer
+list's `segment` filter (customers.api.filters)."""
+
+import django_filters
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ValidationError
+
+from customers.api.filters import register_customer_filter
+from customers.conditions import ConditionField, Kind, register_condition_field
+from customers.conditions.fields import column_q
+from segments.models import RfmClass, RfmScore, Segment, SegmentMember
+from segments.services.rfm import latest_run
+
+
+def _latest_score(column: str):
+    def to_q(operator: str, value) -> Q:
+        run = latest_run()
+        if run is None:
+            return Q(pk__in=[])  # no RFM run yet: nobody has a tier
+        scores = RfmScore.objects.filter(run=run, customer=OuterRef("pk"))
+        if operator == "ne":  # customers without a score are not in that tier either
+            return ~Exists(scores.filter(**{column: value}))
+        return Q(Exists(scores.filter(column_q(column)(operator, value))))
+
+    return to_q
+
+
+def register_fields() -> None:
+    register_condition_field(
+        ConditionField(
+            "rfmTier", _("RFM tier (latest run)"), Kind.NUMBER, _latest_score("tier"), group="rfm"
+        )
+    )
+    register_condition_field(
+        ConditionField(
+            "rfmClass",
+            _("RFM class (latest run)"),
+            Kind.CHOICE,
+            _latest_score("rfm_class"),
+            choices=lambda: list(RfmClass.choices),
+            group="rfm",
+        )
+    )
+
+
+def _in_segment(queryset, name, value):
+    if not Segment.objects.filter(pk=value).exists():
+        raise ValidationError({"segment": [_("No segment with this id.")]})
+    members = SegmentMember.objects.filter(segment_id=value, customer=OuterRef("pk"))
+    return queryset.filter(Exists(members))
+
+
+def register_list_filter() -> None:
+    register_customer_filter(
+        "segment",
+        django_filters.NumberFilter(
+            method=_in_segment,
+            min_value=1,
+            label=_("Segment id: its customers as of the last refresh"),
+        ),
+    )
