@@ -50,6 +50,8 @@ run: install
 	"$(UV)" run python manage.py load_demo_data
 	@echo "==> Opening points balances and tiers by the membership rules (skipped when done)"
 	"$(UV)" run python manage.py membership_backfill
+	@echo "==> Demo segments and an RFM run (skipped when done)"
+	"$(UV)" run python manage.py load_demo_segments
 	@echo "==> Demo admin user"
 	"$(UV)" run python manage.py ensure_demo_admin
 	@echo "==> Serving http://$(RUN_ADDR)/  (admin: /admin/, API docs: /api/v1/docs/); Ctrl-C to stop"

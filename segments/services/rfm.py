@@ -61,15 +61,10 @@ class Weights:
 EQUAL_WEIGHTS = Weights()
 
 
-def rfm_run_create(
-    *, actor, start: date, end: date, tiers: int = 5, weights: Weights = EQUAL_WEIGHTS
-):
-    """A pending run with checked parameters; rfm_run_execute computes it.
-
-    Raises InvalidRfmParameters (fields: end, tiers, weights) for a range that ends before it
-    starts or lies in the future, a tier count outside 3..10, or weights outside 0..100 that
-    are all 0.
-    """
+def check_rfm_parameters(*, start: date, end: date, tiers: int, weights: Weights) -> None:
+    """Raises InvalidRfmParameters (fields: start, end, tiers, weights) for a range that ends
+    before it starts or starts in the future, a tier count outside 3..10, or weights outside
+    0..100 that are all 0."""
     errors = {}
     if end < start:
         errors["end"] = [_("The range ends before it starts; choose an end on or after the start.")]
@@ -87,6 +82,14 @@ def rfm_run_create(
         ]
     if errors:
         raise InvalidRfmParameters(next(iter(errors.values()))[0], fields=errors)
+
+
+def rfm_run_create(
+    *, actor, start: date, end: date, tiers: int = 5, weights: Weights = EQUAL_WEIGHTS
+):
+    """A pending run with checked parameters (check_rfm_parameters); rfm_run_execute computes
+    it."""
+    check_rfm_parameters(start=start, end=end, tiers=tiers, weights=weights)
     return RfmRun.objects.create(
         start=start,
         end=end,
