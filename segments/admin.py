@@ -12,8 +12,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.functional import lazy
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm.errors import BusinessError
@@ -44,6 +45,7 @@ OPERATOR_LABELS = {
     "before_days": _("more than N days ago"),
 }
 MEMBERS_SHOWN = 20
+WEIGHT_HELP = gettext_noop("0 to %(max)d; the weights are relative.")
 
 
 class ConditionBuilderWidget(forms.Textarea):
@@ -69,15 +71,10 @@ class ConditionBuilderWidget(forms.Textarea):
 
 
 class SegmentForm(forms.ModelForm):
-    condition = forms.JSONField(
-        label=_("condition"),
-        widget=ConditionBuilderWidget(attrs={"rows": 8, "cols": 80}),
-        initial={"logicalOperator": "and", "conditions": []},
-    )
-
     class Meta:
         model = Segment
         fields = ["name", "description", "scope", "condition"]
+        widgets = {"condition": ConditionBuilderWidget(attrs={"rows": 8, "cols": 80})}
 
     def clean_condition(self):
         try:
@@ -151,7 +148,12 @@ class SegmentAdmin(SimpleHistoryAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             analysis = segment_analysis(obj, compare_with="all")
-            context["analysis"] = {**analysis, "mixes": portrait_mixes(analysis["portrait"])}
+            metrics = (analysis["comparison"] or {}).get("metrics", [])
+            context["analysis"] = {
+                **analysis,
+                "mixes": portrait_mixes(analysis["portrait"]),
+                "metrics": [{**row, "label": METRIC_LABELS[row["metric"]]} for row in metrics],
+            }
             if request.user.has_perm("customers.view_customer"):
                 context["members"] = list(segment_members(obj)[:MEMBERS_SHOWN])
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -159,23 +161,48 @@ class SegmentAdmin(SimpleHistoryAdmin):
 
 def portrait_mixes(portrait: dict) -> list[tuple[str, list[tuple[str, int, float]]]]:
     """The portrait's mixes as (title, [(label, count, share of the mix)]) for the bar charts."""
-    categories = {row["category"]: row["quantity"] for row in portrait.get("topCategories", [])}
+
+    def by_count(counts: dict) -> list[tuple[str, int]]:
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
     mixes = [
-        (_("Tiers"), portrait.get("levels", {}), dict(level_choices())),
-        (_("Gender"), portrait.get("genders", {}), dict(Gender.choices)),
-        (_("Age"), portrait.get("ageBands", {}), {"unknown": _("Unknown")}),
-        (_("Channels (orders)"), portrait.get("channels", {}), dict(OrderChannel.choices)),
-        (_("Top dish categories (items)"), categories, {}),
+        (_("Tiers"), by_count(portrait.get("levels", {})), dict(level_choices())),
+        (_("Gender"), by_count(portrait.get("genders", {})), dict(Gender.choices)),
+        (
+            _("Age"),
+            [(row["band"], row["count"]) for row in portrait.get("ageBands", [])],
+            {"unknown": _("Unknown")},
+        ),
+        (
+            _("Channels (orders)"),
+            by_count(portrait.get("channels", {})),
+            dict(OrderChannel.choices),
+        ),
+        (
+            _("Top dish categories (items)"),
+            [(row["category"], row["quantity"]) for row in portrait.get("topCategories", [])],
+            {},
+        ),
     ]
     result = []
     for title, counts, labels in mixes:
-        total = sum(counts.values())
+        total = sum(count for _key, count in counts)
         rows = [
             (str(labels.get(key, key)), count, round(count / total, 4) if total else 0)
-            for key, count in counts.items()
+            for key, count in counts
         ]
         result.append((title, rows))
     return result
+
+
+METRIC_LABELS = {
+    "count": _("Customers"),
+    "avgSpend": _("Average total spent"),
+    "medianSpend": _("Median total spent"),
+    "avgOrders": _("Average orders"),
+    "avgOrderValue": _("Average order value"),
+    "activeShare": _("Share who ordered in the last 90 days"),
+}
 
 
 class RfmRunForm(forms.ModelForm):
@@ -184,9 +211,8 @@ class RfmRunForm(forms.ModelForm):
     class Meta:
         model = RfmRun
         fields = ["start", "end", "tiers", "weight_r", "weight_f", "weight_m"]
-        help_texts = {
-            "weight_r": _("0 to %(max)d; the weights are relative.") % {"max": MAX_WEIGHT},
-        }
+        # Interpolated when shown, in the language of the request that shows it.
+        help_texts = {"weight_r": lazy(lambda: gettext(WEIGHT_HELP) % {"max": MAX_WEIGHT}, str)()}
 
     def clean(self):
         cleaned = super().clean()

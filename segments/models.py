@@ -132,7 +132,7 @@ class Segment(models.Model):
     list's `segment` filter read an indexed table instead of evaluating the condition.
     """
 
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(_("segment name"), max_length=100, unique=True)
     description = models.CharField(_("description"), max_length=500, blank=True)
     # The full form of customers.conditions, as normalize_condition returns it.
     condition = models.JSONField(_("condition"))

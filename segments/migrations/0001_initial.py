@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
             name='Segment',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
+                ('name', models.CharField(max_length=100, unique=True, verbose_name='segment name')),
                 ('description', models.CharField(blank=True, max_length=500, verbose_name='description')),
                 ('condition', models.JSONField(verbose_name='condition')),
                 ('customer_count', models.PositiveIntegerField(default=0, verbose_name='customers')),
@@ -91,7 +91,7 @@ class Migration(migrations.Migration):
             name='HistoricalSegment',
             fields=[
                 ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('name', models.CharField(db_index=True, max_length=100, verbose_name='name')),
+                ('name', models.CharField(db_index=True, max_length=100, verbose_name='segment name')),
                 ('description', models.CharField(blank=True, max_length=500, verbose_name='description')),
                 ('condition', models.JSONField(verbose_name='condition')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at')),

@@ -99,7 +99,8 @@ def _portrait(population: str, params: list) -> dict:
         "activeShare": round(active / count, 4) if count else None,
         "levels": levels,
         "genders": genders,
-        "ageBands": {label: ages.get(label, 0) for label in _band_labels()},
+        # A list, not an object: jsonb does not keep the order of an object's keys.
+        "ageBands": [{"band": label, "count": ages.get(label, 0)} for label in _band_labels()],
         "channels": channels,
         "topCategories": categories,
         "orderSample": min(count, ORDER_SAMPLE),
