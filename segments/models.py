@@ -97,11 +97,20 @@ class RfmScore(models.Model):
     """One customer's figures and scores in one run. Written only by services.rfm, in bulk."""
 
     pk = models.CompositePrimaryKey("run_id", "customer_id")
-    # Deleted in bulk by services.rfm: the ORM's cascade would load a million rows first.
-    # The primary key (run_id, customer_id) is the index of both.
-    run = models.ForeignKey(RfmRun, on_delete=models.DO_NOTHING, related_name="+", db_index=False)
+    # No database constraints: the rows are derived, written in bulk from existing customers,
+    # and deleted in bulk with their run by services.rfm (the ORM's cascade would load a million
+    # rows first). A foreign key's check locks each referenced customer row (FOR KEY SHARE), which
+    # writes to every page of the customers table on each run. The primary key
+    # (run_id, customer_id) is the index of both.
+    run = models.ForeignKey(
+        RfmRun, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.DO_NOTHING, related_name="+", db_index=False
+        "customers.Customer",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     recency_days = models.IntegerField(_("days since the last order"))
     frequency = models.IntegerField(_("orders"))
@@ -175,12 +184,17 @@ class SegmentMember(models.Model):
     bulk."""
 
     pk = models.CompositePrimaryKey("segment_id", "customer_id")
-    # Deleted in bulk with their segment (services.segments): the ORM's cascade would load them.
+    # As RfmScore: derived rows written and deleted in bulk by services.segments (the ORM's
+    # cascade would load them), without the foreign-key checks that would lock every member.
     segment = models.ForeignKey(
-        Segment, on_delete=models.DO_NOTHING, related_name="+", db_index=False
+        Segment, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
     )
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.DO_NOTHING, related_name="+", db_index=False
+        "customers.Customer",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     added_at = models.DateTimeField(_("added at"), default=timezone.now)
 

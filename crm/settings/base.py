@@ -187,3 +187,6 @@ RFM_NIGHTLY_DAYS = env_int("RFM_NIGHTLY_DAYS", 365)
 # Runs over ranges holding at most this many orders (the planner's estimate) finish within the
 # request; larger ones run as a Celery task.
 RFM_SYNC_ORDERS = env_int("RFM_SYNC_ORDERS", 200_000)
+# work_mem of the batch statements that aggregate or hash every customer (RFM runs, segment
+# refreshes): enough to keep a million customers in memory instead of spilling to disk.
+BATCH_WORK_MEM = env_str("BATCH_WORK_MEM", "256MB")

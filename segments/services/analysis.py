@@ -3,9 +3,10 @@ frequency statistics from the customer rows, and dish categories and channels fr
 the last ORDER_WINDOW_DAYS.
 
 Everything is aggregated in SQL. The customer figures cover every member; the order mixes read
-the orders of a sample of at most ORDER_SAMPLE members (the same sample for the same members),
-since a million members' orders are tens of millions of item rows and a sample of ten thousand
-gives the shares within about one percentage point.
+the orders of a sample of about ORDER_SAMPLE members (every n-th by id, the same sample for the
+same members), since a million members' orders are tens of millions of item rows, while three
+thousand customers give each share within about two percentage points (95%), at about a second
+for a segment of frequent guests at 1M customers / 10M orders (docs/performance.md).
 """
 
 from datetime import timedelta
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from customers.conditions.fields import years_before
 
-ORDER_SAMPLE = 10_000
+ORDER_SAMPLE = 3_000
 ORDER_WINDOW_DAYS = 365
 ACTIVE_DAYS = 90
 TOP_CATEGORIES = 10
@@ -67,7 +68,10 @@ def _portrait(population: str, params: list) -> dict:
                 genders[gender] = members
             else:
                 ages[band] = members
-        sample = f"SELECT id FROM ({population}) p ORDER BY md5(id::text) LIMIT {ORDER_SAMPLE}"
+        # Every step-th customer by id: a systematic sample that needs no sort of the members,
+        # the same customers for the same members, and orders found through their index.
+        step = max(count // ORDER_SAMPLE, 1)
+        sample = f"SELECT id FROM ({population}) p WHERE id %% {step} = 0"
         since = now - timedelta(days=ORDER_WINDOW_DAYS)
         cursor.execute(
             f"""
@@ -103,7 +107,7 @@ def _portrait(population: str, params: list) -> dict:
         "ageBands": [{"band": label, "count": ages.get(label, 0)} for label in _band_labels()],
         "channels": channels,
         "topCategories": categories,
-        "orderSample": min(count, ORDER_SAMPLE),
+        "orderSampleStep": step,  # the order mixes read every step-th customer
     }
 
 

@@ -9,6 +9,7 @@ replaced set-based at each refresh: one DELETE of those who left, one INSERT of 
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -165,28 +166,39 @@ class Refreshed:
 
 def segment_refresh(*, segment_id: int) -> Refreshed:
     """Store the segment's members as its condition now selects them, and take a snapshot.
-    Safe to repeat: members are replaced, not added to. Set-based: one DELETE and one INSERT."""
+    Safe to repeat: members are replaced, not added to. Set-based: the matching customers once
+    into a temporary table, then one DELETE of those who left and one INSERT of those who
+    joined, each an anti-join."""
     with transaction.atomic():
         segment = Segment.objects.select_for_update().get(pk=segment_id)
         sql, params = segment_customers(segment).order_by().values("id").query.sql_with_params()
         with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL work_mem = '{settings.BATCH_WORK_MEM}'")
+            cursor.execute("SET LOCAL jit = off")
             cursor.execute(
-                f"DELETE FROM segments_segmentmember WHERE segment_id = %s "
-                f"AND customer_id NOT IN ({sql})",
-                [segment.pk, *params],
+                f"CREATE TEMPORARY TABLE segment_matched ON COMMIT DROP AS {sql}", params
+            )
+            # Temporary tables get no statistics of their own: without them the anti-joins
+            # below would be planned for a handful of rows.
+            cursor.execute("ANALYZE segment_matched")
+            cursor.execute(
+                "DELETE FROM segments_segmentmember m WHERE m.segment_id = %s "
+                "AND NOT EXISTS (SELECT 1 FROM segment_matched t WHERE t.id = m.customer_id)",
+                [segment.pk],
             )
             removed = cursor.rowcount
             cursor.execute(
-                f"INSERT INTO segments_segmentmember (segment_id, customer_id, added_at) "
-                f"SELECT %s, matched.id, now() FROM ({sql}) matched "
-                f"ON CONFLICT (segment_id, customer_id) DO NOTHING",
-                [segment.pk, *params],
+                "INSERT INTO segments_segmentmember (segment_id, customer_id, added_at) "
+                "SELECT %s, t.id, now() FROM segment_matched t WHERE NOT EXISTS ("
+                "SELECT 1 FROM segments_segmentmember m "
+                "WHERE m.segment_id = %s AND m.customer_id = t.id)",
+                [segment.pk, segment.pk],
             )
             added = cursor.rowcount
-            cursor.execute(
-                "SELECT count(*) FROM segments_segmentmember WHERE segment_id = %s", [segment.pk]
-            )
+            cursor.execute("SELECT count(*) FROM segment_matched")
             count = cursor.fetchone()[0]
+            # Dropped now, not at commit: one transaction may refresh several segments.
+            cursor.execute("DROP TABLE segment_matched")
         SegmentSnapshot.objects.create(
             segment=segment, count=count, added=added, removed=removed, stats=portrait(segment)
         )

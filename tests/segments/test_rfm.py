@@ -152,7 +152,7 @@ def test_each_execution_is_logged_as_a_job_run(shop):
 
 def test_a_failure_marks_the_run_failed_with_its_error_and_logs_it(shop, monkeypatch):
     run = rfm_run_create(actor=None, start=START, end=END)
-    monkeypatch.setattr("segments.services.rfm.SCORE_SQL", "SELECT no_such_function()")
+    monkeypatch.setattr("segments.services.rfm.FIGURES_SQL", "SELECT no_such_function()")
 
     with pytest.raises(Exception, match="no_such_function"):
         rfm_run_execute(run_id=run.pk)
