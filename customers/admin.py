@@ -14,25 +14,17 @@ which archives.
 
 import dataclasses
 from datetime import date
+from functools import partial
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import (
-    IS_POPUP_VAR,
-    ORDER_VAR,
-    PAGE_VAR,
-    TO_FIELD_VAR,
-)
+from django.contrib.admin.views.main import IS_POPUP_VAR, PAGE_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import connection, transaction
 from django.db.models import F
 from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.functional import cached_property
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -40,7 +32,18 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from crm import admin_site
 from crm.admin_audit import AuditedModelAdmin
-from crm.audit import record_event
+from crm.admin_base import (
+    SERVICE_ERRORS,
+    EstimatingPaginator,
+    ServiceErrorsForm,
+    ServiceRefused,
+    ServiceSaveAdmin,
+    action_confirmation,
+    call_service,
+    estimated_table_rows,
+    is_unfiltered,
+    service_error_messages,
+)
 from crm.errors import BusinessError
 from customers import communications, kpis, services
 from customers.admin_export import export_urls
@@ -52,7 +55,6 @@ from customers.admin_forms import (
     CustomerAdminForm,
     RemoveTagsForm,
     mask_text,
-    service_errors,
 )
 from customers.admin_import import import_urls
 from customers.admin_panels import customer_panels
@@ -72,62 +74,21 @@ from customers.selectors import (
     follow_up_window,
 )
 
-# Below this many rows an exact COUNT is cheap and the estimate may be stale: count exactly.
-ESTIMATE_ABOVE = 100_000
 ORDERS_PER_PAGE = 20
 COMMUNICATIONS_SHOWN = 50
-# Query parameters that do not narrow the list.
-NON_FILTER_PARAMS = {PAGE_VAR, ORDER_VAR, IS_POPUP_VAR, TO_FIELD_VAR, "e"}
-SERVICE_ERRORS = (ValidationError, BusinessError)
 
 
 # --- counting ------------------------------------------------------------------------------
 
 
-def estimated_rows(model) -> int:
-    """The planner's row estimate for the model's table (kept by autovacuum / ANALYZE)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-            [model._meta.db_table],
-        )
-        row = cursor.fetchone()
-    return max(row[0], 0) if row else 0
-
-
 def estimated_live_customers() -> int | None:
     """Customers but archived ones, estimated; None when the table is small enough to count."""
-    rows = estimated_rows(Customer)
-    if rows < ESTIMATE_ABOVE:
+    rows = estimated_table_rows(Customer)
+    if rows is None:
         return None
     # Archived customers are few and indexed by status: counting them exactly is cheap.
     archived = Customer.objects.filter(status=CustomerStatus.ARCHIVED).count()
     return max(rows - archived, 0)
-
-
-def estimated_addresses() -> int | None:
-    rows = estimated_rows(Address)
-    return rows if rows >= ESTIMATE_ABOVE else None
-
-
-class EstimatingPaginator(Paginator):
-    """Counts exactly, except when given an `estimate` function that returns a number."""
-
-    def __init__(self, *args, estimate=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.estimate = estimate
-
-    @cached_property
-    def count(self):
-        if self.estimate is not None:
-            estimated = self.estimate()
-            if estimated is not None:
-                return estimated
-        return super().count
-
-
-def is_unfiltered(request) -> bool:
-    return not any(value for key, value in request.GET.items() if key not in NON_FILTER_PARAMS)
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -243,9 +204,8 @@ def _batch_action(modeladmin, request, queryset, *, form_class, title):
                     **form.batch_changes(),
                 )
             except SERVICE_ERRORS as error:
-                for messages_ in service_errors(error).values():
-                    for message in messages_:
-                        modeladmin.message_user(request, message, messages.ERROR)
+                for message in service_error_messages(error):
+                    modeladmin.message_user(request, message, messages.ERROR)
                 return None
             modeladmin.message_user(
                 request,
@@ -256,18 +216,14 @@ def _batch_action(modeladmin, request, queryset, *, form_class, title):
             return None
     else:
         form = form_class()
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "form": form,
-        "opts": modeladmin.opts,
-        "action": request.POST.get("action"),
-        "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
-        "select_across": request.POST.get("select_across", "0"),
-        "count": queryset.count(),
-        "media": modeladmin.media + form.media,
-    }
-    return TemplateResponse(request, "admin/customers/customer/batch_action.html", context)
+    return action_confirmation(
+        modeladmin,
+        request,
+        template="admin/customers/customer/batch_action.html",
+        title=title,
+        form=form,
+        count=queryset.count(),
+    )
 
 
 @admin.action(description=_("Add tags to the selected customers"), permissions=["batch_update"])
@@ -295,20 +251,61 @@ def change_status(modeladmin, request, queryset):
 
 @admin.action(description=_("Archive the selected customers"), permissions=["delete"])
 def archive_selected(modeladmin, request, queryset):
-    """Staff "delete": the records stay, with status archived (services.customer_archive)."""
-    customers = list(queryset.exclude(status=CustomerStatus.ARCHIVED)[: services.BATCH_LIMIT])
-    with transaction.atomic():
-        for customer in customers:
-            services.customer_archive(customer=customer, actor=request.user)
+    """Staff "delete": the records stay, with status archived. All of the selection or, past the
+    batch limit, none of it, with the reason (the batch service, as the API's batch edit)."""
+    try:
+        archived = services.customers_batch_update(
+            actor=request.user,
+            customers=queryset,
+            set_fields={"status": CustomerStatus.ARCHIVED},
+            reason=gettext("Archived"),
+        )
+    except SERVICE_ERRORS as error:
+        for message in service_error_messages(error):
+            modeladmin.message_user(request, message, messages.ERROR)
+        return
     modeladmin.message_user(
         request,
-        ngettext("%(count)d customer archived.", "%(count)d customers archived.", len(customers))
-        % {"count": len(customers)},
+        ngettext("%(count)d customer archived.", "%(count)d customers archived.", archived)
+        % {"count": archived},
         messages.SUCCESS,
     )
 
 
 # --- inlines -------------------------------------------------------------------------------
+
+ADDRESS_FIELDS = AddressForm.Meta.fields
+
+
+def address_changes(form) -> list[str]:
+    """The address fields the form changed."""
+    return [name for name in form.changed_data if name in ADDRESS_FIELDS]
+
+
+def save_addresses(formset, *, customer, actor) -> None:
+    """Apply a saved (commit=False) address formset through the services the API calls:
+    deleting the default promotes the oldest other address, a new default clears the old one."""
+    for address in formset.deleted_objects:
+        services.address_delete(address=address, actor=actor)
+    # A new default, or a changed one, before the rest: the default it replaces has then been
+    # cleared by the service, so unticking it on the form is no longer a change.
+    for address in formset.new_objects:
+        services.address_add(
+            customer=customer,
+            actor=actor,
+            **{name: getattr(address, name) for name in ADDRESS_FIELDS},
+        )
+    for address, changed in sorted(formset.changed_objects, key=lambda c: not c[0].is_default):
+        changes = {name: getattr(address, name) for name in changed if name in ADDRESS_FIELDS}
+        services.address_update(address=address, actor=actor, changes=changes)
+
+
+def save_notes(formset, *, customer, actor) -> None:
+    """Apply a saved (commit=False) note formset: notes are added or deleted, never edited."""
+    for note in formset.deleted_objects:
+        services.note_delete(note=note, actor=actor)
+    for note in formset.new_objects:
+        services.note_add(customer=customer, actor=actor, body=note.body)
 
 
 class AddressInline(admin.TabularInline):
@@ -316,7 +313,7 @@ class AddressInline(admin.TabularInline):
     form = AddressForm
     formset = AddressInlineFormSet
     extra = 0
-    fields = AddressForm.Meta.fields
+    fields = ADDRESS_FIELDS
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -367,7 +364,7 @@ class MaskedHistoryContextHelper(HistoricalRecordContextHelper):
 
 
 @admin.register(Customer)
-class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
+class CustomerAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
     form = CustomerAdminForm
     list_display = (
         "customer_no",
@@ -548,17 +545,7 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.actor = request.user
         form.reveal = can_reveal(request.user)
-        form.service_errors = getattr(request, "_customer_service_errors", None)
         return form
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _ServiceRejected as rejected:
-            # The service refused the save (rolled back with the view's transaction): show the
-            # same form again, with its errors on the fields they concern.
-            request._customer_service_errors = rejected.errors
-            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and request.method == "GET" and can_reveal(request.user):
@@ -574,15 +561,12 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         try:
             saved = self._update(request, obj, form) if change else self._create(request, form)
+        except services.VerificationFailed as error:
+            # The API's message names its JSON; the form has a password field for it.
+            message = gettext("Enter your own password to change the phone number or e-mail.")
+            raise ServiceRefused(ValidationError({"verification_password": [message]})) from error
         except SERVICE_ERRORS as error:
-            errors = service_errors(error)
-            if isinstance(error, services.VerificationFailed):
-                errors = {
-                    "verification_password": [
-                        gettext("Enter your own password to change the phone number or e-mail.")
-                    ]
-                }
-            raise _ServiceRejected(errors) from error
+            raise ServiceRefused(error) from error
         # The admin goes on with `obj` (related objects, messages, redirect): make it the saved row.
         obj.__dict__.update(saved.__dict__)
 
@@ -622,39 +606,15 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
             self.save_formset(request, form, formset, change=change)
 
     def save_formset(self, request, form, formset, change):
-        customer = form.instance
-        instances = formset.save(commit=False)
-        for deleted in formset.deleted_objects:
-            record_event(action="delete", actor=request.user, obj=deleted, summary={"via": "admin"})
-            deleted.delete()
-        if formset.model is CustomerNote:
-            for note in instances:
-                note.author = request.user
-                note.save()
-                record_event(
-                    action="create", actor=request.user, obj=note, summary={"via": "admin"}
-                )
-            return
-        # Addresses: clear an old default before setting a new one (one default per customer).
-        existing = sorted((a for a in instances if a.pk), key=lambda a: a.is_default)
-        for address in existing:
-            address._history_user = request.user
-            address.save()
-            record_event(action="update", actor=request.user, obj=address, summary={"via": "admin"})
-        for address in (a for a in instances if not a.pk):
-            fields = {f: getattr(address, f) for f in AddressForm.Meta.fields}
-            added = services.address_add(customer=customer, actor=request.user, **fields)
-            record_event(action="create", actor=request.user, obj=added, summary={"via": "admin"})
-
-    # The services record the audit events of customer changes; the admin keeps its LogEntry.
-    def log_addition(self, request, obj, message):
-        return admin.ModelAdmin.log_addition(self, request, obj, message)
-
-    def log_change(self, request, obj, message):
-        return admin.ModelAdmin.log_change(self, request, obj, message)
-
-    def log_deletions(self, request, queryset):
-        return admin.ModelAdmin.log_deletions(self, request, queryset)
+        # The same services as the API's address and note endpoints (default address, audit).
+        formset.save(commit=False)
+        try:
+            if formset.model is CustomerNote:
+                save_notes(formset, customer=form.instance, actor=request.user)
+            else:
+                save_addresses(formset, customer=form.instance, actor=request.user)
+        except SERVICE_ERRORS as error:
+            raise ServiceRefused(error) from error
 
     # --- delete = archive ---
 
@@ -664,10 +624,6 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
 
     def delete_model(self, request, obj):
         services.customer_archive(customer=obj, actor=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for customer in queryset:
-            services.customer_archive(customer=customer, actor=request.user)
 
     def response_delete(self, request, obj_display, obj_id):
         response = super().response_delete(request, obj_display, obj_id)
@@ -706,14 +662,6 @@ class CustomerAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
         return super().render_history_view(request, template, context, **kwargs)
 
 
-class _ServiceRejected(Exception):
-    """Raised from save_model so that the change form's transaction rolls back."""
-
-    def __init__(self, errors: dict):
-        super().__init__(errors)
-        self.errors = errors
-
-
 # --- tags and addresses --------------------------------------------------------------------
 
 
@@ -729,7 +677,7 @@ class TagAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Address)
-class AddressAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
+class AddressAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
     form = AddressForm
     list_display = (
         "customer",
@@ -744,7 +692,7 @@ class AddressAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
     list_filter = ("is_default",)
     list_select_related = ("customer",)
     autocomplete_fields = ("customer",)
-    fields = ("customer", *AddressForm.Meta.fields)
+    fields = ("customer", *ADDRESS_FIELDS)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
@@ -762,7 +710,7 @@ class AddressAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
         return form
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        estimate = estimated_addresses if is_unfiltered(request) else None
+        estimate = partial(estimated_table_rows, Address) if is_unfiltered(request) else None
         return EstimatingPaginator(
             queryset, per_page, orphans, allow_empty_first_page, estimate=estimate
         )
@@ -779,14 +727,31 @@ class AddressAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
             )
         return changelist
 
+    def get_readonly_fields(self, request, obj=None):
+        # An address stays with its customer; the service changes only the address itself.
+        return ("customer",) if obj is not None else ()
+
     def save_model(self, request, obj, form, change):
         if change:
-            obj._history_user = request.user
-            obj.save()
-            return
-        fields = {f: getattr(obj, f) for f in AddressForm.Meta.fields}
-        added = services.address_add(customer=obj.customer, actor=request.user, **fields)
-        obj.__dict__.update(added.__dict__)
+            changes = {name: getattr(obj, name) for name in address_changes(form)}
+            saved = call_service(
+                services.address_update, address=obj, actor=request.user, changes=changes
+            )
+        else:
+            saved = call_service(
+                services.address_add,
+                customer=obj.customer,
+                actor=request.user,
+                **{name: getattr(obj, name) for name in ADDRESS_FIELDS},
+            )
+        obj.__dict__.update(saved.__dict__)
+
+    def delete_model(self, request, obj):
+        services.address_delete(address=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for address in queryset.select_related("customer"):
+            services.address_delete(address=address, actor=request.user)
 
 
 # --- communications (spec 2.5.4) -----------------------------------------------------------
@@ -878,34 +843,17 @@ def mark_follow_up_done(modeladmin, request, queryset):
         )
 
 
-class CommunicationAdminForm(forms.ModelForm):
-    """The service's rules (communications.communication_clean) shown on the form's fields."""
+class CommunicationAdminForm(ServiceErrorsForm):
+    """The fields of a communication record; communications.communication_record checks them
+    and its refusal comes back onto the fields (ServiceSaveAdmin)."""
 
     class Meta:
         model = Communication
         fields = ("customer", "channel", "content", "result", "order", "follow_up_at")
 
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors or "customer" not in cleaned:
-            return cleaned
-        try:
-            communications.communication_clean(
-                customer=cleaned["customer"],
-                channel=cleaned.get("channel") or "",
-                content=cleaned.get("content") or "",
-                result=cleaned.get("result") or "",
-                order=cleaned.get("order"),
-                follow_up_at=cleaned.get("follow_up_at"),
-            )
-        except ValidationError as error:
-            for field, messages_ in error:
-                self.add_error(field, messages_)
-        return cleaned
-
 
 @admin.register(Communication)
-class CommunicationAdmin(AuditedModelAdmin):
+class CommunicationAdmin(ServiceSaveAdmin):
     """Communication records are added, not edited: there is no form to change one (the
     change page is read-only). Staff see their due follow-ups first and mark them done."""
 
@@ -959,7 +907,8 @@ class CommunicationAdmin(AuditedModelAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        recorded = communications.communication_record(
+        recorded = call_service(
+            communications.communication_record,
             customer=data["customer"],
             actor=request.user,
             channel=data["channel"],
@@ -980,9 +929,12 @@ class CommunicationAdmin(AuditedModelAdmin):
             return HttpResponseRedirect(url + "#tab-interactions")
         return super().response_add(request, obj, post_url_continue)
 
-    # communication_record audits the creation; the admin keeps its LogEntry.
-    def log_addition(self, request, obj, message):
-        return admin.ModelAdmin.log_addition(self, request, obj, message)
+    def delete_model(self, request, obj):
+        communications.communication_delete(communication=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for communication in queryset:
+            communications.communication_delete(communication=communication, actor=request.user)
 
 
 def _shorten(text: str, length: int = 40) -> str:

@@ -319,17 +319,22 @@ def address_add(*, customer: Customer, actor, is_default: bool = False, **fields
 
 def address_update(*, address: Address, actor, changes: dict) -> Address:
     """Change an address. Marking it default makes it the only default; the default address
-    cannot be un-defaulted (mark another one default instead)."""
+    cannot be un-defaulted (mark another one default instead). A change that changes nothing
+    writes nothing (no history record, no audit event)."""
     changes = _clean_address_fields(dict(changes))
     make_default = changes.pop("is_default", None)
-    if make_default is False and address.is_default:
-        raise ValidationError({"isDefault": [_("Mark another address as default instead.")]})
     with transaction.atomic():
+        # The stored row decides, not the caller's copy (a form may have changed it already).
         address = Address.objects.select_for_update().get(pk=address.pk)
+        if make_default is False and address.is_default:
+            raise ValidationError({"is_default": [_("Mark another address as default instead.")]})
+        becomes_default = bool(make_default) and not address.is_default
+        if not becomes_default and all(getattr(address, k) == v for k, v in changes.items()):
+            return address
         for name, value in changes.items():
             setattr(address, name, value)
         address.full_clean(exclude=["customer"])
-        if make_default and not address.is_default:
+        if becomes_default:
             _clear_default(address.customer, actor)
             address.is_default = True
         address._history_user = actor
@@ -361,6 +366,15 @@ def note_add(*, customer: Customer, actor, body: str) -> CustomerNote:
         note = CustomerNote.objects.create(customer=customer, body=body.strip(), author=actor)
         record_event(action="create", actor=actor, obj=note, summary={"customerId": customer.pk})
     return note
+
+
+def note_delete(*, note: CustomerNote, actor) -> None:
+    """Delete a staff note (a privacy request, a note on the wrong customer)."""
+    with transaction.atomic():
+        record_event(
+            action="delete", actor=actor, obj=note, summary={"customerId": note.customer_id}
+        )
+        note.delete()
 
 
 def _clean_address_fields(fields: dict) -> dict:

@@ -24,20 +24,19 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm.admin_audit import AuditedModelAdmin, ReadOnlyAdminMixin
-from crm.api.pagination import planner_estimate
-from customers.admin import ESTIMATE_ABOVE, EstimatingPaginator, estimated_rows
-from customers.admin_panels import register_customer_panel
-from customers.models import Customer
-from membership.admin_forms import (
+from crm.admin_base import (
     SERVICE_ERRORS,
-    AdjustPointsForm,
-    ChangeLevelForm,
-    EnrollForm,
-    ReasonForm,
+    EstimatingPaginator,
     ServiceErrorsForm,
     ServiceRefused,
+    ServiceSaveAdmin,
+    action_confirmation,
     add_service_errors,
+    planned_rows,
 )
+from customers.admin_panels import register_customer_panel
+from customers.models import Customer
+from membership.admin_forms import AdjustPointsForm, ChangeLevelForm, EnrollForm, ReasonForm
 from membership.models import (
     Benefit,
     BenefitUsage,
@@ -73,14 +72,6 @@ ENROLL_PERMISSIONS = ("membership.add_membership", "membership.enroll_member")
 # --- shared --------------------------------------------------------------------------------
 
 
-def planned_rows(queryset) -> int | None:
-    """The planner's estimate of the rows `queryset` returns (EXPLAIN runs nothing), for tables
-    too large to count on every page; None when the table is small enough to count exactly."""
-    if estimated_rows(queryset.model) < ESTIMATE_ABOVE:
-        return None
-    return planner_estimate(queryset)
-
-
 def narrowed_to_customer(request) -> bool:
     """One customer's records: the list's filter by customer, or a search by customer number."""
     return bool(request.GET.get(CUSTOMER_FILTER) or request.GET.get(SEARCH_VAR, "").strip())
@@ -92,24 +83,6 @@ def customer_page_url(customer_id: int) -> str:
 
 def tier_names() -> dict[str, str]:
     return dict(level_choices())
-
-
-class ServiceSaveAdmin(admin.ModelAdmin):
-    """A model admin whose save_model calls a service. When the service refuses (save_model
-    raises ServiceRefused), the view's transaction rolls back and the same form shows again
-    with the service's message on the field it concerns."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceRefused as refused:
-            request._membership_service_error = refused.error
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.service_error = getattr(request, "_membership_service_error", None)
-        return form
 
 
 class CustomerRecordsAdmin(admin.ModelAdmin):
@@ -361,18 +334,13 @@ class MembershipLevelAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
 def cancel_selected(modeladmin, request, queryset):
     form = ReasonForm(request.POST if "apply" in request.POST else None)
     if not form.is_valid():
-        context = {
-            **modeladmin.admin_site.each_context(request),
-            "title": _("Cancel memberships"),
-            "opts": modeladmin.opts,
-            "form": form,
-            "action": request.POST.get("action"),
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-            "count": queryset.filter(status=MembershipStatus.ACTIVE).count(),
-        }
-        return TemplateResponse(
-            request, "admin/membership/membership/cancel_selected.html", context
+        return action_confirmation(
+            modeladmin,
+            request,
+            template="admin/membership/membership/cancel_selected.html",
+            title=_("Cancel memberships"),
+            form=form,
+            count=queryset.filter(status=MembershipStatus.ACTIVE).count(),
         )
     cancelled = 0
     for membership in queryset.filter(status=MembershipStatus.ACTIVE):
