@@ -8,10 +8,10 @@ callable here (for example in their AppConfig.ready):
     register_order_hook("recorded", award_points)    # fn(*, order, customer)
     register_order_hook("refunded", reverse_points)  # fn(*, order, refund)
 
-customers.orders calls every registered function with `transaction.on_commit`, so a hook runs
-only after the order (or refund) is committed, never for one that rolled back, and never for a
-repeated order that was already recorded. Hooks run in registration order; one that raises is
-logged and does not stop the others (on_commit(robust=True)). A hook that needs its own
+customers.services.orders calls every registered function with `transaction.on_commit`, so a
+hook runs only after the order (or refund) is committed, never for one that rolled back, and
+never for a repeated order that was already recorded. Hooks run in registration order; one that
+raises is logged and does not stop the others (on_commit(robust=True)). A hook that needs its own
 transaction opens one.
 """
 

@@ -310,7 +310,8 @@ class OrderStatus(models.TextChoices):
 class Order(models.Model):
     """One order from the ordering/POS system; (source, external_id) makes recording idempotent.
 
-    The customer's order totals are written only by customers.orders (record_order, refund_order).
+    The customer's order totals are written only by customers.services.orders (record_order,
+    refund_order).
     """
 
     # No index of its own: order_customer_idx (customer_id, placed_at, id) serves every lookup.

@@ -1,7 +1,8 @@
 """Staff screens for membership (spec 2.2, issue 5 "Admin"): the tier editor with its benefits,
 the member list with enrolment and cancellation, the points ledger with adjustments, the tier
 changes with manual changes, benefit usage, the points policy, and the customer page's
-"Membership" tab (registered in customers.admin_panels: the core does not import this app).
+"Membership" tab (registered in customers.panels from MembershipConfig.ready: the core does not
+import this app).
 
 Every write goes through membership.services, so the admin obeys the rules of the API, and each
 service records its audit event. Lists of per-customer records stay fast on large tables: one
@@ -34,7 +35,6 @@ from crm.admin_base import (
     add_service_errors,
     planned_rows,
 )
-from customers.admin_panels import register_customer_panel
 from customers.models import Customer
 from membership.admin_forms import AdjustPointsForm, ChangeLevelForm, EnrollForm, ReasonForm
 from membership.models import (
@@ -642,12 +642,3 @@ def membership_panel(request, customer) -> dict:
     if membership is None and user.has_perms(ENROLL_PERMISSIONS):
         data["enroll_url"] = reverse("admin:membership_membership_add") + f"?customer={customer.pk}"
     return data
-
-
-register_customer_panel(
-    key="membership",
-    title=_("Membership"),
-    template="admin/membership/customer_panel.html",
-    context=membership_panel,
-    permission="membership.view_membership",
-)

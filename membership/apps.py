@@ -9,9 +9,18 @@ class MembershipConfig(AppConfig):
     def ready(self):
         from customers.hooks import register_order_hook
         from customers.levels import register_level_choices
+        from customers.panels import register_customer_panel
+        from membership.admin import membership_panel
         from membership.services.levels import level_choices
         from membership.services.orders import on_order_recorded, on_order_refunded
 
         register_level_choices(level_choices)
         register_order_hook("recorded", on_order_recorded)
         register_order_hook("refunded", on_order_refunded)
+        register_customer_panel(
+            key="membership",
+            title=_("Membership"),
+            template="admin/membership/customer_panel.html",
+            context=membership_panel,
+            permission="membership.view_membership",
+        )

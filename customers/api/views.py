@@ -14,7 +14,7 @@ from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms, permissions_by_method
 from customers import services
 from customers.api import serializers
-from customers.api.filters import CustomerFilter, batch_selection
+from customers.filters import CustomerFilter, batch_selection
 from customers.models import Customer
 from customers.pii_access import can_reveal, record_reveal
 from customers.selectors import customer_detail, customer_history_entries, customer_list

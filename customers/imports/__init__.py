@@ -4,6 +4,6 @@
 - reader: CSV/XLSX reading in batches, with clear errors for a wrong, empty or incomplete file;
 - validation: one row's values checked and converted, as the services would;
 - customers: the customer import service (COPY into a staging table, then set-based SQL);
-- orders: the order import, one customers.orders.record_order call per order;
+- orders: the order import, one customers.services.record_order call per order;
 - errorfile: the file of rejected rows, in the input's format, ready to be fixed and re-imported.
 """

@@ -18,7 +18,7 @@ from crm.encryption import blind_index, encrypt
 from crm.pii import normalize_email, normalize_phone, phone_last4
 from customers.models import Customer, CustomerSource, Gender, Tag
 from customers.search import name_grams
-from customers.services import _clean_customer_no
+from customers.services.fields import clean_customer_no
 
 NAME_MAX = Customer._meta.get_field("name").max_length
 TAG_MAX = Tag._meta.get_field("name").max_length
@@ -125,7 +125,7 @@ def _prepare(row_no, cells, columns, sources, labels, today):
     customer_no = None
     if cell["customer_no"]:
         try:
-            customer_no = _clean_customer_no(cell["customer_no"])
+            customer_no = clean_customer_no(cell["customer_no"])
         except ValidationError as error:
             reasons.append(
                 "%s: %s" % (gettext("Customer number"), " ".join(error.messages))  # noqa: UP031

@@ -5,8 +5,8 @@ import pytest
 from django.contrib.messages import get_messages
 
 from crm.models import AuditEvent
-from customers import services
 from customers.models import Address, Communication, Customer, CustomerNote
+from customers.services import batch
 
 pytestmark = pytest.mark.django_db
 
@@ -253,7 +253,7 @@ def test_the_archive_action_archives_the_selection_as_the_batch_api_does(
 def test_the_archive_action_past_the_batch_limit_archives_none_and_says_why(
     admin_client, make_customer, monkeypatch
 ):
-    monkeypatch.setattr(services, "BATCH_LIMIT", 2)
+    monkeypatch.setattr(batch, "BATCH_LIMIT", 2)
     customers = [make_customer(name=name) for name in ("甲", "乙", "丙")]
 
     response = run_archive(admin_client, customers)

@@ -4,7 +4,7 @@ import pytest
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
-from customers.demo import load_demo_customers
+from customers.devdata.demo import load_demo_customers
 from customers.models import Customer, Order
 
 pytestmark = pytest.mark.django_db

@@ -15,6 +15,7 @@ from simple_history.utils import bulk_create_with_history
 
 from crm.encryption import blind_index
 from crm.pii import normalize_phone
+from customers.devdata.words import GIVEN, MOBILE_PREFIXES, SURNAMES, TAGS
 from customers.models import (
     Address,
     Customer,
@@ -29,24 +30,6 @@ from customers.models import (
     Tag,
 )
 
-SURNAMES = (
-    "王王王王王王王王李李李李李李李张张张张张张张刘刘刘刘刘陈陈陈陈杨杨杨黄黄赵赵吴吴周周"
-    "徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
-)
-GIVEN = (
-    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉建国文斌宇浩凯欣怡佳琪"
-    "婷雪梅琳晨阳子涵思雨博文轩嘉豪俊杰晓东海燕春燕志强永刚"
-)
-TAGS = [
-    "美食爱好者",
-    "价格敏感",
-    "追求品质",
-    "家庭聚餐",
-    "商务宴请",
-    "辣味偏好",
-    "素食",
-    "生日客户",
-]
 CITIES = [
     ("北京市", "北京市", "朝阳区"),
     ("上海市", "上海市", "浦东新区"),
@@ -76,9 +59,6 @@ MENU = [
     ("东坡肉", "浙菜", ["甜"], 62),
     ("扬州炒饭", "淮扬菜", [], 26),
 ]
-
-
-MOBILE_PREFIXES = [f"13{d}" for d in range(10)] + ["150", "151", "152", "158", "159", "186", "188"]
 
 
 def demo_phone(rng: random.Random) -> str:
@@ -146,8 +126,9 @@ def _attach(order: Order, items: list[OrderItem]) -> list[OrderItem]:
 
 def _demo_customer(rng: random.Random, phone: str, now) -> tuple[Customer, list]:
     """A customer and their orders of the last year; the order totals on the customer are
-    computed from those orders exactly as customers.orders.record_order would have added them."""
-    name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2, 2])))
+    computed from those orders exactly as customers.services.record_order would have added them."""
+    surname = rng.choices([s for s, _w in SURNAMES], [w for _s, w in SURNAMES])[0]
+    name = surname + "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2, 2])))
     created_at = now - timedelta(days=rng.randrange(730), minutes=rng.randrange(1440))
     # Skewed like a restaurant's guests: many come once or twice, a few are regulars.
     order_count = rng.choice([0, 0, 1, 1, 1, 2, 2, 3, 4, 6, 9, 14, 24, 40])

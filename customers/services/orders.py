@@ -40,7 +40,7 @@ from customers.models import (
     OrderStatus,
     Refund,
 )
-from customers.services import DuplicatePhone, customer_create
+from customers.services.records import DuplicatePhone, customer_create
 
 SUPPORTED_CURRENCIES = {"CNY"}
 IDEMPOTENCY_CONSTRAINT = "order_source_external_id_unique"
