@@ -6,6 +6,8 @@ The services record the audit events of what they do, so a ServiceSaveAdmin writ
 Django's LogEntry; AuditedModelAdmin (crm.admin_audit) is for models the admin saves itself.
 """
 
+import re
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import IS_POPUP_VAR, ORDER_VAR, PAGE_VAR, TO_FIELD_VAR
@@ -100,7 +102,21 @@ def service_error_messages(error: Exception) -> list[str]:
 def add_service_errors(form: forms.BaseForm, error: Exception) -> None:
     """Show what a service refused on the form: on the field it names, else above the form."""
     for field, messages in service_errors(error).items():
-        form.add_error(field if field in form.fields else None, messages)
+        form.add_error(form_field(form, field), messages)
+
+
+def form_field(form: forms.BaseForm, name: str | None) -> str | None:
+    """The form's field a service's error names. Services name fields as the models do
+    (customer_no); a BusinessError's fields still carry the API's spelling (customerNo,
+    customerId) until the API's error handler camelizes those too, so that spelling is read
+    back by rule, not by a table per admin."""
+    if name is None:
+        return None
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    for candidate in (name, snake, snake.removesuffix("_id")):
+        if candidate in form.fields:
+            return candidate
+    return None
 
 
 class ServiceRefused(Exception):

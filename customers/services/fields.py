@@ -33,8 +33,8 @@ def clean_customer_no(customer_no: str) -> str:
     customer_no = customer_no.strip()
     if re.match(GENERATED_CUSTOMER_NO, customer_no):
         raise ValidationError(
-            {"customerNo": [_("Numbers like C00001 are generated; choose another format.")]}
+            {"customer_no": [_("Numbers like C00001 are generated; choose another format.")]}
         )
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", customer_no):
-        raise ValidationError({"customerNo": [_("Use up to 32 letters, digits, '-' or '_'.")]})
+        raise ValidationError({"customer_no": [_("Use up to 32 letters, digits, '-' or '_'.")]})
     return customer_no

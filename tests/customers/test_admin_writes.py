@@ -277,3 +277,35 @@ def test_a_communication_deleted_in_the_admin_is_audited_once(admin_client, make
         object_id=str(communication.pk), object_type="customers.communication"
     )
     assert list(events.values_list("action", flat=True)) == ["delete"]
+
+
+def add_form(**fields):
+    return {
+        "name": "赵六",
+        "phone": "13800138000",
+        "gender": "male",
+        "source": "dine_in",
+        "register_date": "2026-01-02",
+        "_save": "Save",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("customer_no", "rule"),
+    [("VIP-001", "already"), ("C00042", "are generated")],
+)
+def test_a_refused_customer_number_shows_on_its_field(
+    admin_client, make_customer, customer_no, rule
+):
+    make_customer(name="李四", customer_no="VIP-001")
+
+    response = admin_client.post(
+        "/admin/customers/customer/add/",
+        add_form(customer_no=customer_no),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert rule in " ".join(errors["customer_no"])
