@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from crm.encryption import blind_index
+from crm.encryption import phone_index
 from crm.pii import normalize_phone
 from customers.devdata.words import GIVEN, MOBILE_PREFIXES, SURNAMES, TAGS
 from customers.models import (
@@ -80,10 +80,10 @@ def load_demo_customers(count: int = 1000) -> int:
     # Demo phones already taken (a previous run, or a customer since re-phoned) are skipped.
     taken = set(
         Customer.objects.filter(
-            phone_index__in=[blind_index(c.phone, purpose="phone") for c, _o in demo]
+            phone_index__in=[phone_index(c.phone) for c, _o in demo]
         ).values_list("phone_index", flat=True)
     )
-    demo = [(c, o) for c, o in demo if blind_index(c.phone, purpose="phone") not in taken]
+    demo = [(c, o) for c, o in demo if phone_index(c.phone) not in taken]
     if not demo:
         return 0
     with transaction.atomic():

@@ -29,8 +29,6 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.utils import timezone
 
-from crm.encryption import blind_index, encrypt
-from crm.pii import phone_last4
 from customers.devdata.words import GIVEN, MOBILE_PREFIXES, SURNAMES, TAGS
 from customers.models import (
     CustomerLevel,
@@ -41,7 +39,7 @@ from customers.models import (
     Tag,
     customer_number,
 )
-from customers.search import name_grams
+from customers.search import contact_columns, name_grams
 
 EMAIL_DOMAINS = ["qq.com", "163.com", "126.com", "gmail.com", "sina.com", "outlook.com"]
 MENU = [
@@ -409,11 +407,7 @@ class _Generator:
                 customer_number(first_no + index),
                 name,
                 name_grams(name),
-                encrypt(phone),
-                blind_index(phone, purpose="phone"),
-                phone_last4(phone),
-                encrypt(email) if email else None,
-                blind_index(email, purpose="email") if email else None,
+                *contact_columns(phone, email),
                 rng.choice(genders),
                 birthday,
                 "",
