@@ -9,9 +9,10 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
+from crm.audit_actions import AuditAction
 from crm.errors import BusinessError, Conflict, NotFound
-from crm.models import AuditAction
 from customers.models import Customer, CustomerLevel
+from membership.audit_actions import MembershipAuditAction
 from membership.models import (
     ChangeKind,
     LevelChange,
@@ -142,7 +143,7 @@ def change_level(*, customer_id: int, level_code: str, reason: str, actor) -> Le
             actor=actor,
         )
         record_event(
-            action=AuditAction.LEVEL_CHANGE,
+            action=MembershipAuditAction.LEVEL_CHANGE,
             actor=actor,
             obj=customer,
             summary={"from": change.from_level, "to": change.to_level, "reason": reason},
