@@ -23,6 +23,17 @@ def shown_email(email: str | None, *, reveal: bool) -> str | None:
     return email if reveal else mask_email(email)
 
 
+def reveal_rows(user, rows, *, context: str, customer_of=lambda row: row) -> None:
+    """A list page's rows shown unmasked to a user who may see them: each row is marked
+    `pii_revealed` and one audit event names their customers. Nothing for other users."""
+    if not can_reveal(user):
+        return
+    for row in rows:
+        row.pii_revealed = True
+    customers = {customer_of(row).pk: customer_of(row) for row in rows}
+    record_reveal(actor=user, customers=customers.values(), context=context)
+
+
 def record_reveal(*, actor, customers, context: str) -> None:
     """One audit event per response that carried unmasked PII, naming every customer in it."""
     revealed = [customer for customer in customers if customer.phone or customer.email]

@@ -26,7 +26,7 @@ from customers.models import (
     CustomerNote,
     Tag,
 )
-from customers.pii_access import can_reveal, record_reveal
+from customers.pii_access import can_reveal, reveal_rows
 
 # --- inlines -------------------------------------------------------------------------------
 
@@ -147,13 +147,12 @@ class AddressAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
-        if request.method == "GET" and can_reveal(request.user):
-            rows = list(changelist.result_list)
-            for address in rows:
-                address.pii_revealed = True
-            customers = {address.customer_id: address.customer for address in rows}
-            record_reveal(
-                actor=request.user, customers=customers.values(), context="admin_addresses"
+        if request.method == "GET":
+            reveal_rows(
+                request.user,
+                list(changelist.result_list),
+                context="admin_addresses",
+                customer_of=lambda address: address.customer,
             )
         return changelist
 

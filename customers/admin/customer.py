@@ -51,7 +51,7 @@ from customers.models import (
     CustomerNote,
 )
 from customers.panels import customer_panels
-from customers.pii_access import can_reveal, record_reveal, shown_email, shown_phone
+from customers.pii_access import can_reveal, record_reveal, reveal_rows, shown_email, shown_phone
 from customers.selectors import (
     customer_orders,
 )
@@ -232,12 +232,9 @@ class CustomerAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
-        if request.method == "GET" and can_reveal(request.user):
+        if request.method == "GET":
             # Evaluated here once; the template reuses the cached rows.
-            rows = list(changelist.result_list)
-            for customer in rows:
-                customer.pii_revealed = True
-            record_reveal(actor=request.user, customers=rows, context="admin_list")
+            reveal_rows(request.user, list(changelist.result_list), context="admin_list")
         return changelist
 
     def get_actions(self, request):

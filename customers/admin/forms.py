@@ -14,6 +14,7 @@ from crm.admin_base import ServiceErrorsForm
 from crm.pii import normalize_phone
 from customers.models import Address, Customer, CustomerStatus, Tag
 from customers.pii_access import shown_email, shown_phone
+from customers.services.records import UPDATABLE_FIELDS
 
 
 def mask_text(text: str) -> str:
@@ -70,18 +71,8 @@ class CustomerAdminForm(ServiceErrorsForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "customer_no",
-            "name",
-            "phone",
-            "email",
-            "gender",
-            "birthday",
-            "avatar",
-            "source",
-            "register_date",
-            "status",
-        ]
+        # What customer_create and customer_update take, and the chosen number of a new one.
+        fields = ["customer_no", *UPDATABLE_FIELDS]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

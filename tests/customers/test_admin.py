@@ -157,6 +157,25 @@ def test_revealed_phones_are_shown_and_audited_once_per_page(staff_client, manag
     assert len(events.get().summary["customerIds"]) == 2
 
 
+def test_the_address_list_reveals_details_once_per_page_naming_each_customer_once(
+    staff_client, manager, make_user, make_customer
+):
+    make_customer(addresses=[{"detail": "建国路88号"}, {"detail": "人民路2号"}])
+    make_customer(addresses=[{"detail": "中山路3号"}])
+    operations = make_user("ops", roles=["operations"])
+
+    masked = staff_client(operations).get("/admin/customers/address/")
+    assert masked.status_code == 200
+    assert "建国路88号" not in masked.content.decode() and "建国****" in masked.content.decode()
+    assert not AuditEvent.objects.filter(action="reveal_pii").exists()
+
+    shown = staff_client(manager).get("/admin/customers/address/").content.decode()
+    assert "建国路88号" in shown and "中山路3号" in shown
+    event = AuditEvent.objects.get(action="reveal_pii")
+    assert event.summary["context"] == "admin_addresses"
+    assert len(event.summary["customerIds"]) == 2
+
+
 # --- actions -------------------------------------------------------------------------------
 
 
