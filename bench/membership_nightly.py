@@ -140,7 +140,7 @@ def _reset() -> dict:
     point per yuan), in one transaction; only rows that differ are written."""
     from django.db import connection, transaction
 
-    from customers.devdata.generate import LEVEL_THRESHOLDS
+    from customers.devdata.tiers import LEVEL_THRESHOLDS
 
     cases = " ".join(
         f"WHEN total_spent >= {threshold} THEN '{level}'" for threshold, level in LEVEL_THRESHOLDS

@@ -15,11 +15,11 @@ from simple_history.utils import bulk_create_with_history
 
 from crm.encryption import phone_index
 from crm.pii import normalize_phone
+from customers.devdata.tiers import level_for, points_for
 from customers.devdata.words import GIVEN, MOBILE_PREFIXES, SURNAMES, TAGS
 from customers.models import (
     Address,
     Customer,
-    CustomerLevel,
     CustomerSource,
     CustomerTag,
     Gender,
@@ -37,12 +37,6 @@ CITIES = [
     ("广东省", "深圳市", "南山区"),
     ("四川省", "成都市", "武侯区"),
     ("浙江省", "杭州市", "西湖区"),
-]
-LEVEL_WEIGHTS = [
-    (CustomerLevel.REGULAR, 70),
-    (CustomerLevel.MEMBER, 18),
-    (CustomerLevel.VIP, 9),
-    (CustomerLevel.SVIP, 3),
 ]
 SEED = 20250120
 MENU = [
@@ -138,7 +132,7 @@ def _demo_customer(rng: random.Random, phone: str, now) -> tuple[Customer, list]
         key=lambda pair: pair[0].placed_at,
     )
     paid = sum((order.amount - order.discount for order, _items in orders), Decimal("0"))
-    level = rng.choices([lvl for lvl, _w in LEVEL_WEIGHTS], [w for _l, w in LEVEL_WEIGHTS])[0]
+    paid_cents = int(paid * 100)
     customer = Customer(
         name=name,
         phone=phone,
@@ -147,8 +141,8 @@ def _demo_customer(rng: random.Random, phone: str, now) -> tuple[Customer, list]
         birthday=(now - timedelta(days=rng.randrange(18 * 365, 65 * 365))).date()
         if rng.random() < 0.7
         else None,
-        level=level,
-        points=int(paid) if level != CustomerLevel.REGULAR else int(paid) // 2,
+        level=level_for(paid_cents),
+        points=points_for(paid_cents),
         total_spent=paid,
         order_count=len(orders),
         avg_order_value=(paid / len(orders)).quantize(Decimal("0.01")) if orders else 0,

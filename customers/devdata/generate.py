@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.utils import timezone
 
+from customers.devdata.tiers import level_for, points_for
 from customers.devdata.words import GIVEN, MOBILE_PREFIXES, SURNAMES, TAGS
 from customers.models import (
-    CustomerLevel,
     CustomerSource,
     Gender,
     OrderChannel,
@@ -87,16 +87,6 @@ PAYMENTS = [
     (PaymentMethod.OTHER, 1),
 ]
 MEAL_HOURS = [11, 11, 12, 12, 12, 13, 14, 17, 18, 18, 18, 19, 19, 20, 21]
-# The generator's stand-in for the membership rules, which the core cannot import: level by
-# total spent (yuan, highest first) and one point per yuan spent. `manage.py membership_backfill`
-# then gives each customer an opening points lot and the tier the real rules give (make bench
-# runs it after generating).
-LEVEL_THRESHOLDS = [
-    (20000, CustomerLevel.SVIP),
-    (5000, CustomerLevel.VIP),
-    (1000, CustomerLevel.MEMBER),
-    (0, CustomerLevel.REGULAR),
-]
 ORDER_SOURCE = "generated"
 ORDER_SPAN_DAYS = 730
 CUSTOMER_SPAN_DAYS = 1095
@@ -122,13 +112,6 @@ class GenerateResult:
     orders: int
     items: int
     timings: dict
-
-
-def level_for(total_spent_cents: int) -> str:
-    for threshold, level in LEVEL_THRESHOLDS:
-        if total_spent_cents >= threshold * 100:
-            return level
-    return CustomerLevel.REGULAR
 
 
 def generate_data(
@@ -412,7 +395,7 @@ class _Generator:
                 birthday,
                 "",
                 level_for(total),
-                total // 100,
+                points_for(total),
                 _money(total),
                 count,
                 _money((2 * total + count) // (2 * count)) if count else "0.00",

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from customers.devdata.generate import level_for
+from customers.devdata.tiers import level_for
 from customers.models import Customer, CustomerTag, Order, OrderItem
 from customers.services import customer_create
 
