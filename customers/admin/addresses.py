@@ -26,7 +26,7 @@ from customers.models import (
     CustomerNote,
     Tag,
 )
-from customers.pii_access import can_reveal, reveal_rows
+from customers.pii_access import RevealContext, can_reveal, reveal_rows
 
 # --- inlines -------------------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ class AddressAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
             reveal_rows(
                 request.user,
                 list(changelist.result_list),
-                context="admin_addresses",
+                context=RevealContext.ADMIN_ADDRESSES,
                 customer_of=lambda address: address.customer,
             )
         return changelist

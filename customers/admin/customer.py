@@ -51,7 +51,14 @@ from customers.models import (
     CustomerNote,
 )
 from customers.panels import customer_panels
-from customers.pii_access import can_reveal, record_reveal, reveal_rows, shown_email, shown_phone
+from customers.pii_access import (
+    RevealContext,
+    can_reveal,
+    record_reveal,
+    reveal_rows,
+    shown_email,
+    shown_phone,
+)
 from customers.selectors import (
     customer_orders,
 )
@@ -234,7 +241,9 @@ class CustomerAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
         changelist = super().get_changelist_instance(request)
         if request.method == "GET":
             # Evaluated here once; the template reuses the cached rows.
-            reveal_rows(request.user, list(changelist.result_list), context="admin_list")
+            reveal_rows(
+                request.user, list(changelist.result_list), context=RevealContext.ADMIN_LIST
+            )
         return changelist
 
     def get_actions(self, request):
@@ -269,7 +278,7 @@ class CustomerAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and request.method == "GET" and can_reveal(request.user):
-            record_reveal(actor=request.user, customers=[obj], context="admin_detail")
+            record_reveal(actor=request.user, customers=[obj], context=RevealContext.ADMIN_DETAIL)
         if obj is not None and request.user.has_perm("customers.view_order"):
             paginator = Paginator(customer_orders(customer_id=obj.pk), ORDERS_PER_PAGE)
             context["orders_page"] = paginator.get_page(request.GET.get("orders_page"))
@@ -378,5 +387,7 @@ class CustomerAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
     def render_history_view(self, request, template, context, **kwargs):
         customer = context.get("object") or context.get("original")
         if customer is not None and can_reveal(request.user):
-            record_reveal(actor=request.user, customers=[customer], context="admin_history")
+            record_reveal(
+                actor=request.user, customers=[customer], context=RevealContext.ADMIN_HISTORY
+            )
         return super().render_history_view(request, template, context, **kwargs)
