@@ -14,7 +14,7 @@ class MembershipConfig(AppConfig):
         from customers.hooks import register_order_hook
         from customers.levels import register_level_choices
         from customers.panels import register_customer_panel
-        from membership.admin import membership_panel
+        from membership.admin.panel import membership_panel
         from membership.audit_actions import MembershipAuditAction
         from membership.roles import MEMBERSHIP_ROLE_PERMISSIONS
         from membership.services.levels import level_choices

@@ -1,4 +1,4 @@
-"""Forms of the membership admin (membership/admin.py). They only validate input; the services
+"""Forms of the membership admin (membership/admin/). They only validate input; the services
 apply the rules, and what a service refuses comes back onto the form (crm.admin_base)."""
 
 import uuid
