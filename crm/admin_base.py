@@ -7,6 +7,7 @@ Django's LogEntry; AuditedModelAdmin (crm.admin_audit) is for models the admin s
 """
 
 import re
+from functools import partial
 
 from django import forms
 from django.contrib import admin
@@ -71,6 +72,21 @@ class EstimatingPaginator(Paginator):
 
 def is_unfiltered(request) -> bool:
     return not any(value for key, value in request.GET.items() if key not in NON_FILTER_PARAMS)
+
+
+class EstimatedCountAdmin(admin.ModelAdmin):
+    """A changelist that counts its rows only where counting is cheap: `count_estimate` gives
+    the function that estimates them, or None to count exactly. By default the unfiltered list
+    of a large table is estimated from the planner's statistics."""
+
+    def count_estimate(self, request, queryset):
+        return partial(estimated_table_rows, self.model) if is_unfiltered(request) else None
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        estimate = self.count_estimate(request, queryset)
+        return EstimatingPaginator(
+            queryset, per_page, orphans, allow_empty_first_page, estimate=estimate
+        )
 
 
 # --- saving through a service --------------------------------------------------------------

@@ -1,19 +1,15 @@
 """Tags and addresses: their own screens, and the address and note inlines of the customer page.
 Every address and note write goes through customers.services (default address, audit)."""
 
-from functools import partial
-
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm.admin_audit import AuditedModelAdmin
 from crm.admin_base import (
-    EstimatingPaginator,
+    EstimatedCountAdmin,
     ServiceSaveAdmin,
     call_service,
-    estimated_table_rows,
-    is_unfiltered,
 )
 from customers import services
 from customers.admin.forms import (
@@ -107,7 +103,7 @@ class TagAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Address)
-class AddressAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
+class AddressAdmin(ServiceSaveAdmin, EstimatedCountAdmin, SimpleHistoryAdmin):
     form = AddressForm
     list_display = (
         "customer",
@@ -138,12 +134,6 @@ class AddressAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.reveal = can_reveal(request.user)
         return form
-
-    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        estimate = partial(estimated_table_rows, Address) if is_unfiltered(request) else None
-        return EstimatingPaginator(
-            queryset, per_page, orphans, allow_empty_first_page, estimate=estimate
-        )
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

@@ -26,7 +26,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from crm.admin_base import (
     SERVICE_ERRORS,
-    EstimatingPaginator,
+    EstimatedCountAdmin,
     ServiceRefused,
     ServiceSaveAdmin,
     is_unfiltered,
@@ -94,7 +94,7 @@ class MaskedHistoryContextHelper(HistoricalRecordContextHelper):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
+class CustomerAdmin(ServiceSaveAdmin, EstimatedCountAdmin, SimpleHistoryAdmin):
     form = CustomerAdminForm
     list_display = (
         "customer_no",
@@ -231,11 +231,8 @@ class CustomerAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
         # The term goes to the one index that fits its shape (customers.querysets.search).
         return queryset.search(search_term), False
 
-    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        estimate = estimated_live_customers if is_unfiltered(request) else None
-        return EstimatingPaginator(
-            queryset, per_page, orphans, allow_empty_first_page, estimate=estimate
-        )
+    def count_estimate(self, request, queryset):
+        return estimated_live_customers if is_unfiltered(request) else None
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

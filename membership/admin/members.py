@@ -7,9 +7,9 @@ from django.utils.translation import ngettext
 
 from crm.admin_base import (
     SERVICE_ERRORS,
-    ServiceRefused,
     ServiceSaveAdmin,
     action_confirmation,
+    call_service,
 )
 from membership.admin.forms import EnrollForm, ReasonForm
 from membership.admin.records import (
@@ -107,17 +107,15 @@ class MembershipAdmin(ServiceSaveAdmin, CustomerRecordsAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        try:
-            membership = enroll(
-                customer_id=data["customer"].pk,
-                level=data["level"],
-                duration_days=data["duration_days"],
-                method=data["method"],
-                source=data.get("source") or "",
-                actor=request.user,
-            )
-        except SERVICE_ERRORS as error:
-            raise ServiceRefused(error) from error
+        membership = call_service(
+            enroll,
+            customer_id=data["customer"].pk,
+            level=data["level"],
+            duration_days=data["duration_days"],
+            method=data["method"],
+            source=data.get("source") or "",
+            actor=request.user,
+        )
         # The admin goes on with `obj` (its log entry, message and redirect): the enrolment.
         # enroll has recorded the audit event.
         obj.__dict__.update(membership.__dict__)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.admin_base import (
     SERVICE_ERRORS,
-    EstimatingPaginator,
+    EstimatedCountAdmin,
     add_service_errors,
     planned_rows,
 )
@@ -49,7 +49,7 @@ def tier_names() -> dict[str, str]:
     return dict(level_choices())
 
 
-class CustomerRecordsAdmin(admin.ModelAdmin):
+class CustomerRecordsAdmin(EstimatedCountAdmin):
     """A list of per-customer rows. Sorted only in the order of an index: newest first by id,
     or, for one customer, by the (customer, time) index named in `customer_ordering`. The search
     box takes an exact customer number (one indexed lookup).
@@ -100,11 +100,8 @@ class CustomerRecordsAdmin(admin.ModelAdmin):
         found = customer_id.first()
         return (queryset.filter(customer_id=found) if found else queryset.none()), False
 
-    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        estimate = None if narrowed_to_customer(request) else partial(planned_rows, queryset)
-        return EstimatingPaginator(
-            queryset, per_page, orphans, allow_empty_first_page, estimate=estimate
-        )
+    def count_estimate(self, request, queryset):
+        return None if narrowed_to_customer(request) else partial(planned_rows, queryset)
 
     # --- the change of one customer's records ---
 

@@ -8,10 +8,9 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm.admin_base import (
-    SERVICE_ERRORS,
     ServiceErrorsForm,
-    ServiceRefused,
     ServiceSaveAdmin,
+    call_service,
 )
 from membership.models import (
     Benefit,
@@ -121,10 +120,7 @@ class MembershipLevelAdmin(ServiceSaveAdmin, SimpleHistoryAdmin):
         return actions
 
     def save_model(self, request, obj, form, change):
-        try:
-            save_level(level=obj, actor=request.user)
-        except SERVICE_ERRORS as error:
-            raise ServiceRefused(error) from error
+        call_service(save_level, level=obj, actor=request.user)
 
     def save_formset(self, request, form, formset, change):
         for benefit in formset.save(commit=False):

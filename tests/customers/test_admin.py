@@ -103,6 +103,20 @@ def test_unfiltered_list_of_a_large_table_uses_the_estimate(
     assert client.get(LIST_URL, {"q": "张三"}).context["cl"].result_count == 1
 
 
+def test_the_unfiltered_address_list_of_a_large_table_is_estimated_and_a_filtered_one_counted(
+    staff_client, superuser, make_customer, monkeypatch
+):
+    make_customer(addresses=[{"detail": "建国路88号"}])
+    monkeypatch.setattr(admin_base, "estimated_rows", lambda model: 1_000_000)
+    client = staff_client(superuser)
+
+    unfiltered = client.get("/admin/customers/address/")
+    filtered = client.get("/admin/customers/address/", {"is_default__exact": "1"})
+
+    assert unfiltered.context["cl"].result_count == 1_000_000
+    assert filtered.context["cl"].result_count == 1
+
+
 def test_archived_customers_are_left_out_unless_asked_for(staff_client, superuser, make_customer):
     kept = make_customer(name="在册")
     gone = make_customer(name="已归档")

@@ -70,6 +70,12 @@ def third_address(customer):
     return customer.addresses.order_by("id")[2]
 
 
+def make_the_third_default_by_api(client, customer):
+    third = third_address(customer)
+    url = api_url(customer, "addresses", third.pk)
+    assert client.patch(url, {"isDefault": True}, format="json").status_code == 200
+
+
 def three_addresses(make_customer, name):
     return make_customer(
         name=name, addresses=[{"detail": "甲路1号"}, {"detail": "乙路2号"}, {"detail": "丙路3号"}]
@@ -131,14 +137,7 @@ def test_moving_the_default_inline_clears_the_old_one_as_the_api_does(
     api_client, admin_client, manager, make_customer
 ):
     by_api, by_admin = (three_addresses(make_customer, name) for name in ("甲", "乙"))
-    third = third_address(by_api)
-    body = {"isDefault": True}
-    assert (
-        api_client(manager)
-        .patch(api_url(by_api, "addresses", third.pk), body, format="json")
-        .status_code
-        == 200
-    )
+    make_the_third_default_by_api(api_client(manager), by_api)
 
     data = page_data(admin_client, change_url(by_admin))
     old = by_admin.addresses.get(is_default=True)
@@ -196,14 +195,7 @@ def test_a_second_default_on_the_address_page_replaces_the_first_as_the_api_does
     api_client, admin_client, manager, make_customer
 ):
     by_api, by_admin = (three_addresses(make_customer, name) for name in ("甲", "乙"))
-    third = third_address(by_api)
-    body = {"isDefault": True}
-    assert (
-        api_client(manager)
-        .patch(api_url(by_api, "addresses", third.pk), body, format="json")
-        .status_code
-        == 200
-    )
+    make_the_third_default_by_api(api_client(manager), by_api)
 
     third = third_address(by_admin)
     url = f"/admin/customers/address/{third.pk}/change/"
