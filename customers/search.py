@@ -1,4 +1,6 @@
-"""Chinese-aware name search that works the same under any database locale.
+"""The search columns of a customer row and how a term finds them: Chinese-aware name search
+that works the same under any database locale, the routing of a term by its shape, and the
+stored phone and e-mail columns (blind indexes, last four digits) that exact search uses.
 
 pg_trgm ignores Chinese characters under the `C` locale and cannot narrow 1- or 2-character
 infixes under any locale (reference/postgres-limits.md), so each name carries the set of its
