@@ -1,14 +1,13 @@
 """What segments adds to the core's customer queries, registered in SegmentsConfig.ready: the
 condition fields of the latest RFM run's tier and class (customers.conditions), and the customer
-list's `segment` filter (customers.api.filters)."""
+list's `segment` filter (customers.filters)."""
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
-from rest_framework.exceptions import ValidationError
 
-from customers.api.filters import register_customer_filter
-from customers.conditions import ConditionField, Kind, register_condition_field
+from customers.conditions import ConditionField, Kind
 from customers.conditions.fields import column_q
 from segments.models import RfmClass, RfmScore, Segment, SegmentMember
 from segments.services.rfm import latest_run
@@ -27,22 +26,19 @@ def _latest_score(column: str):
     return to_q
 
 
-def register_fields() -> None:
-    register_condition_field(
-        ConditionField(
-            "rfmTier", _("RFM tier (latest run)"), Kind.NUMBER, _latest_score("tier"), group="rfm"
-        )
-    )
-    register_condition_field(
-        ConditionField(
-            "rfmClass",
-            _("RFM class (latest run)"),
-            Kind.CHOICE,
-            _latest_score("rfm_class"),
-            choices=lambda: list(RfmClass.choices),
-            group="rfm",
-        )
-    )
+RFM_FIELDS = [
+    ConditionField(
+        "rfmTier", _("RFM tier (latest run)"), Kind.NUMBER, _latest_score("tier"), group="rfm"
+    ),
+    ConditionField(
+        "rfmClass",
+        _("RFM class (latest run)"),
+        Kind.CHOICE,
+        _latest_score("rfm_class"),
+        choices=lambda: list(RfmClass.choices),
+        group="rfm",
+    ),
+]
 
 
 def _in_segment(queryset, name, value):
@@ -52,12 +48,10 @@ def _in_segment(queryset, name, value):
     return queryset.filter(Exists(members))
 
 
-def register_list_filter() -> None:
-    register_customer_filter(
-        "segment",
-        django_filters.NumberFilter(
-            method=_in_segment,
-            min_value=1,
-            label=_("Segment id: its customers as of the last refresh"),
-        ),
+def segment_filter() -> django_filters.Filter:
+    """`segment=<id>` on the customer list: the segment's members as of its last refresh."""
+    return django_filters.NumberFilter(
+        method=_in_segment,
+        min_value=1,
+        label=_("Segment id: its customers as of the last refresh"),
     )

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from customers.models import Customer, CustomerStatus
-from customers.orders import record_order, refund_order
 from customers.services import customer_create
+from customers.services.orders import record_order, refund_order
 from tests.customers.conftest import next_phone
 from tests.membership.conftest import at
 
@@ -16,7 +16,7 @@ _external_ids = itertools.count(1)
 
 
 def order_on(customer, day: date, amount, *, refunded=None):
-    """An order of `customer` at noon on `day` through customers.orders.record_order, the one
+    """An order of `customer` at noon on `day` through customers.services.record_order, the one
     writer of orders; `refunded` refunds that much of it."""
     order = record_order(
         actor=None,

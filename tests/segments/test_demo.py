@@ -2,7 +2,7 @@
 
 import pytest
 
-from customers.demo import load_demo_customers
+from customers.devdata.demo import load_demo_customers
 from segments.demo import DEMO_SEGMENTS, load_demo_segments
 from segments.models import RfmRun, Segment, SegmentSnapshot
 
