@@ -19,14 +19,12 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from crm.errors import BusinessError
 from customers.conditions import InvalidCondition, normalize_condition
-from customers.levels import level_choices
-from customers.models import Gender, OrderChannel
 from segments.models import MAX_WEIGHT, RfmRun, Segment
 from segments.selectors import (
     condition_field_catalogue,
     rfm_run_report,
-    segment_analysis,
     segment_members,
+    segment_report,
 )
 from segments.services import segments as services
 from segments.services.rfm import Weights, check_rfm_parameters, rfm_run_start
@@ -147,62 +145,11 @@ class SegmentAdmin(SimpleHistoryAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            analysis = segment_analysis(obj, compare_with="all")
-            metrics = (analysis["comparison"] or {}).get("metrics", [])
-            context["analysis"] = {
-                **analysis,
-                "mixes": portrait_mixes(analysis["portrait"]),
-                "metrics": [{**row, "label": METRIC_LABELS[row["metric"]]} for row in metrics],
-            }
+            context["analysis"] = segment_report(obj)
+            context["report_url"] = reverse("api:segment-report", args=[obj.pk])
             if request.user.has_perm("customers.view_customer"):
                 context["members"] = list(segment_members(obj)[:MEMBERS_SHOWN])
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-
-def portrait_mixes(portrait: dict) -> list[tuple[str, list[tuple[str, int, float]]]]:
-    """The portrait's mixes as (title, [(label, count, share of the mix)]) for the bar charts."""
-
-    def by_count(counts: dict) -> list[tuple[str, int]]:
-        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-
-    mixes = [
-        (_("Tiers"), by_count(portrait.get("levels", {})), dict(level_choices())),
-        (_("Gender"), by_count(portrait.get("genders", {})), dict(Gender.choices)),
-        (
-            _("Age"),
-            [(row["band"], row["count"]) for row in portrait.get("ageBands", [])],
-            {"unknown": _("Unknown")},
-        ),
-        (
-            _("Channels (orders)"),
-            by_count(portrait.get("channels", {})),
-            dict(OrderChannel.choices),
-        ),
-        (
-            _("Top dish categories (items)"),
-            [(row["category"], row["quantity"]) for row in portrait.get("topCategories", [])],
-            {},
-        ),
-    ]
-    result = []
-    for title, counts, labels in mixes:
-        total = sum(count for _key, count in counts)
-        rows = [
-            (str(labels.get(key, key)), count, round(count / total, 4) if total else 0)
-            for key, count in counts
-        ]
-        result.append((title, rows))
-    return result
-
-
-METRIC_LABELS = {
-    "count": _("Customers"),
-    "avgSpend": _("Average total spent"),
-    "medianSpend": _("Median total spent"),
-    "avgOrders": _("Average orders"),
-    "avgOrderValue": _("Average order value"),
-    "activeShare": _("Share who ordered in the last 90 days"),
-}
 
 
 class RfmRunForm(forms.ModelForm):

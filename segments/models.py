@@ -218,6 +218,9 @@ class SegmentSnapshot(models.Model):
     removed = models.PositiveIntegerField(_("left"), default=0)
     # The portrait of segments.services.analysis: mixes, bands and statistics.
     stats = models.JSONField(_("statistics"), default=dict)
+    # The report of the nightly refresh (segments.services.reports); aggregates only, no PII.
+    report_html = models.FileField(_("report (HTML)"), upload_to="segments/reports/", blank=True)
+    report_pdf = models.FileField(_("report (PDF)"), upload_to="segments/reports/", blank=True)
 
     class Meta:
         verbose_name = _("segment snapshot")

@@ -6,9 +6,11 @@ from decimal import Decimal
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from customers.conditions import condition_fields
-from customers.models import Customer
+from customers.levels import level_choices
+from customers.models import Customer, Gender, OrderChannel
 from segments.models import RfmClass, RfmRun, RfmScore, Segment, SegmentMember
 from segments.services.analysis import all_customers_portrait
 
@@ -99,9 +101,10 @@ def segment_members(segment: Segment) -> QuerySet:
 COMPARED = ("count", "avgSpend", "medianSpend", "avgOrders", "avgOrderValue", "activeShare")
 
 
-def segment_analysis(segment: Segment, *, compare_with=None) -> dict:
+def segment_analysis(segment: Segment, *, compare_with=None, everyone: dict | None = None) -> dict:
     """The segment's portrait as of its last refresh, its trend over the snapshots (oldest
-    first), and with `compare_with` (another Segment, or "all") a side-by-side comparison."""
+    first), and with `compare_with` (another Segment, or "all") a side-by-side comparison;
+    `everyone` is the all-customers portrait when the caller already has it."""
     snapshots = list(segment.snapshots.order_by("-taken_at", "-id")[:TREND_POINTS])
     latest = snapshots[0] if snapshots else None
     mine = latest.stats if latest else {}
@@ -124,7 +127,7 @@ def segment_analysis(segment: Segment, *, compare_with=None) -> dict:
     }
     if compare_with is not None:
         if compare_with == "all":
-            other, other_name = all_customers_portrait(), "all"
+            other, other_name = everyone or all_customers_portrait(), "all"
         else:
             other_snapshot = compare_with.snapshots.order_by("-taken_at", "-id").first()
             other, other_name = (other_snapshot.stats if other_snapshot else {}), compare_with.name
@@ -151,3 +154,63 @@ def _difference(mine, other):
     if isinstance(mine, str):
         return str(Decimal(mine) - Decimal(other))
     return round(mine - other, 4) if isinstance(mine, float) else mine - other
+
+
+def segment_report(segment: Segment, *, everyone: dict | None = None) -> dict:
+    """The segment's analysis beside all customers, ready to show (the admin page and the
+    nightly report): each compared figure with its label, and the mixes as bar rows.
+    `everyone` is the all-customers portrait when the caller already has it."""
+    analysis = segment_analysis(segment, compare_with="all", everyone=everyone)
+    metrics = (analysis["comparison"] or {}).get("metrics", [])
+    return {
+        **analysis,
+        "description": segment.description,
+        "mixes": portrait_mixes(analysis["portrait"]),
+        "metrics": [{**row, "label": METRIC_LABELS[row["metric"]]} for row in metrics],
+    }
+
+
+def portrait_mixes(portrait: dict) -> list[tuple[str, list[tuple[str, int, float]]]]:
+    """The portrait's mixes as (title, [(label, count, share of the mix)]) for the bar charts."""
+
+    def by_count(counts: dict) -> list[tuple[str, int]]:
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+    mixes = [
+        (_("Tiers"), by_count(portrait.get("levels", {})), dict(level_choices())),
+        (_("Gender"), by_count(portrait.get("genders", {})), dict(Gender.choices)),
+        (
+            _("Age"),
+            [(row["band"], row["count"]) for row in portrait.get("ageBands", [])],
+            {"unknown": _("Unknown")},
+        ),
+        (
+            _("Channels (orders)"),
+            by_count(portrait.get("channels", {})),
+            dict(OrderChannel.choices),
+        ),
+        (
+            _("Top dish categories (items)"),
+            [(row["category"], row["quantity"]) for row in portrait.get("topCategories", [])],
+            {},
+        ),
+    ]
+    result = []
+    for title, counts, labels in mixes:
+        total = sum(count for _key, count in counts)
+        rows = [
+            (str(labels.get(key, key)), count, round(count / total, 4) if total else 0)
+            for key, count in counts
+        ]
+        result.append((title, rows))
+    return result
+
+
+METRIC_LABELS = {
+    "count": gettext_lazy("Customers"),
+    "avgSpend": gettext_lazy("Average total spent"),
+    "medianSpend": gettext_lazy("Median total spent"),
+    "avgOrders": gettext_lazy("Average orders"),
+    "avgOrderValue": gettext_lazy("Average order value"),
+    "activeShare": gettext_lazy("Share who ordered in the last 90 days"),
+}

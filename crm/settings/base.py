@@ -189,3 +189,6 @@ RFM_SYNC_ORDERS = env_int("RFM_SYNC_ORDERS", 200_000)
 # work_mem of the batch statements that aggregate or hash every customer (RFM runs, segment
 # refreshes): enough to keep a million customers in memory instead of spilling to disk.
 BATCH_WORK_MEM = env_str("BATCH_WORK_MEM", "256MB")
+# How many nightly reports (HTML and PDF files) each segment keeps; older snapshots keep only
+# their figures.
+SEGMENT_REPORTS_KEPT = env_int("SEGMENT_REPORTS_KEPT", 30)

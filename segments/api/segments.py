@@ -2,8 +2,10 @@
 unsaved condition, page through a segment's members, refresh it, analyse it, and list the fields
 a condition may name. Thin views over segments.services and segments.selectors."""
 
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -23,6 +25,7 @@ from segments.selectors import condition_field_catalogue, segment_analysis, segm
 from segments.services import segments as services
 
 VIEW = "segments.view_segment"
+REPORT_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
 CONDITION_HELP = (
     "The condition tree of spec 5.3 ({logicalOperator, conditions: [{field, operator, value} "
     "or nested groups]}) or the short form of spec 4.3 ({field: {operator: value}}, all of "
@@ -285,6 +288,40 @@ class SegmentAnalysisView(GenericAPIView):
                 message = _("Give a segment id or all.")
                 raise serializers.ValidationError({"compareWith": [message]}) from None
         return Response(segment_analysis(segment, compare_with=compare_with))
+
+
+class SegmentReportView(GenericAPIView):
+    permission_classes = [HasPerms(VIEW)]
+    serializer_class = serializers.Serializer
+
+    @extend_schema(
+        summary="A segment's latest nightly report",
+        description="The report written by the last nightly refresh, as PDF or HTML.",
+        parameters=[
+            # Not "format": DRF reads that parameter to choose its renderer.
+            OpenApiParameter("type", str, enum=["pdf", "html"], description="Default pdf.")
+        ],
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            (200, "text/html"): OpenApiTypes.STR,
+        },
+        tags=["segments"],
+    )
+    def get(self, request, pk):
+        segment = get_object_or_404(Segment, pk=pk)
+        kind = request.query_params.get("type", "pdf")
+        if kind not in REPORT_TYPES:
+            raise serializers.ValidationError({"type": [_("Choose pdf or html.")]})
+        snapshot = segment.snapshots.exclude(report_pdf="").order_by("-taken_at", "-id").first()
+        if snapshot is None:
+            raise NotFound(_("No report yet: reports are written by the nightly refresh."))
+        file = snapshot.report_pdf if kind == "pdf" else snapshot.report_html
+        return FileResponse(
+            file.open("rb"),
+            content_type=REPORT_TYPES[kind],
+            as_attachment=kind == "pdf",
+            filename=file.name.rsplit("/", 1)[-1],
+        )
 
 
 class ConditionFieldsView(GenericAPIView):

@@ -35,6 +35,11 @@ urlpatterns = [
         name="segment-refresh",
     ),
     path(
+        "customers/segments/<int:pk>/report",
+        segments.SegmentReportView.as_view(),
+        name="segment-report",
+    ),
+    path(
         "customers/segments/<int:pk>/analysis",
         segments.SegmentAnalysisView.as_view(),
         name="segment-analysis",

@@ -11,6 +11,7 @@ for a segment of frequent guests at 1M customers / 10M orders (docs/performance.
 
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -22,6 +23,9 @@ ACTIVE_DAYS = 90
 TOP_CATEGORIES = 10
 AGE_BANDS = [(0, 17), (18, 25), (26, 35), (36, 45), (46, 55), (56, 200)]
 
+EVERYONE_CACHE_KEY = "segments:all-customers-portrait:v1"
+EVERYONE_CACHE_SECONDS = 6 * 60 * 60
+
 SEGMENT_MEMBERS = "SELECT customer_id AS id FROM segments_segmentmember WHERE segment_id = %s"
 LIVE_CUSTOMERS = "SELECT id FROM customers_customer WHERE status <> 'archived'"
 
@@ -31,9 +35,15 @@ def portrait(segment) -> dict:
     return _portrait(SEGMENT_MEMBERS, [segment.pk])
 
 
-def all_customers_portrait() -> dict:
-    """The portrait of every live customer, to compare a segment with."""
-    return _portrait(LIVE_CUSTOMERS, [])
+def all_customers_portrait(*, fresh: bool = False) -> dict:
+    """The portrait of every live customer, to compare a segment with: a few seconds at 1M
+    customers, so kept in the cache for EVERYONE_CACHE_SECONDS (the nightly refresh renews it,
+    `fresh`)."""
+    portrait = None if fresh else cache.get(EVERYONE_CACHE_KEY)
+    if portrait is None:
+        portrait = _portrait(LIVE_CUSTOMERS, [])
+        cache.set(EVERYONE_CACHE_KEY, portrait, EVERYONE_CACHE_SECONDS)
+    return portrait
 
 
 def _portrait(population: str, params: list) -> dict:

@@ -1,6 +1,7 @@
 """The nightly segments run (DESIGN.md flow 2): an RFM run over the last RFM_NIGHTLY_DAYS up to
 yesterday, so that conditions on the RFM tier read fresh tiers, then every segment refreshed
-with a snapshot. Started by celery-beat (segments.tasks) or `manage.py segments_nightly`."""
+with a snapshot and its report (HTML and PDF). Started by celery-beat (segments.tasks) or
+`manage.py segments_nightly`."""
 
 from datetime import date, timedelta
 
@@ -19,4 +20,8 @@ def run_nightly(*, today: date | None = None) -> dict:
         actor=None, start=end - timedelta(days=settings.RFM_NIGHTLY_DAYS - 1), end=end
     )
     run = rfm_run_execute(run_id=run.pk)
-    return {"rfm_run": run.pk, "rfm_scored": run.scored, **refresh_all_segments()}
+    return {
+        "rfm_run": run.pk,
+        "rfm_scored": run.scored,
+        **refresh_all_segments(with_reports=True),
+    }

@@ -21,7 +21,8 @@ from crm.jobs import job_run
 from customers.conditions import compile_condition, normalize_condition
 from customers.models import Customer
 from segments.models import Segment, SegmentSnapshot
-from segments.services.analysis import portrait
+from segments.services.analysis import all_customers_portrait, portrait
+from segments.services.reports import write_segment_report
 
 PREVIEW_SAMPLE = 10
 MAX_SCOPE_DEPTH = 5
@@ -162,6 +163,7 @@ class Refreshed:
     count: int
     added: int
     removed: int
+    snapshot: SegmentSnapshot
 
 
 def segment_refresh(*, segment_id: int) -> Refreshed:
@@ -199,29 +201,49 @@ def segment_refresh(*, segment_id: int) -> Refreshed:
             count = cursor.fetchone()[0]
             # Dropped now, not at commit: one transaction may refresh several segments.
             cursor.execute("DROP TABLE segment_matched")
-        SegmentSnapshot.objects.create(
+        snapshot = SegmentSnapshot.objects.create(
             segment=segment, count=count, added=added, removed=removed, stats=portrait(segment)
         )
         Segment.objects.filter(pk=segment.pk).update(
             customer_count=count, refreshed_at=timezone.now()
         )
-    return Refreshed(count=count, added=added, removed=removed)
+    return Refreshed(count=count, added=added, removed=removed, snapshot=snapshot)
 
 
-def refresh_all_segments() -> dict:
+def refresh_all_segments(*, with_reports: bool = False) -> dict:
     """Refresh every segment (the nightly job and `manage.py refresh_segments`), logged as one
-    JobRun; a segment that fails is counted and the others still refresh."""
+    JobRun; with `with_reports` (the nightly job) each also gets its report. A segment whose
+    condition no longer holds (a tag it names was deleted) is counted as failed and the others
+    still refresh; any other error fails the run."""
     with job_run(REFRESH_JOB) as run:
         run.counts.update(segments=0, failed=0, members=0)
+        everyone = all_customers_portrait(fresh=True) if with_reports else None
         for segment_id in Segment.objects.order_by("pk").values_list("pk", flat=True):
             try:
                 refreshed = segment_refresh(segment_id=segment_id)
             except BusinessError:
                 run.counts["failed"] += 1
                 continue
+            if with_reports:
+                write_segment_report(refreshed.snapshot, everyone=everyone)
+                purge_old_reports(segment_id=segment_id)
             run.counts["segments"] += 1
             run.counts["members"] += refreshed.count
     return run.counts
+
+
+def purge_old_reports(*, segment_id: int, keep: int | None = None) -> int:
+    """Delete the report files of all but the segment's newest `keep` (SEGMENT_REPORTS_KEPT)
+    reports; the snapshots and their figures stay. Returns how many reports went."""
+    keep = settings.SEGMENT_REPORTS_KEPT if keep is None else keep
+    old = SegmentSnapshot.objects.filter(segment_id=segment_id).exclude(report_pdf="")
+    purged = 0
+    for snapshot in old.order_by("-taken_at", "-id")[keep:]:
+        snapshot.report_html.delete(save=False)
+        snapshot.report_pdf.delete(save=False)
+        snapshot.save(update_fields=["report_html", "report_pdf"])
+        purged += 1
+    return purged
 
 
 def _refresh_on_commit(segment: Segment) -> None:
