@@ -69,6 +69,7 @@ test: install
 .PHONY: bench
 bench: install
 	env -u DJANGO_SETTINGS_MODULE "$(UV)" run python bench/run.py
+	env -u DJANGO_SETTINGS_MODULE "$(UV)" run python bench/segments_batch.py
 
 # The load test (bench/README.md): the same database and gunicorn as `make bench`, locust from the
 # `loadtest` dependency group.

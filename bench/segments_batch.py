@@ -19,29 +19,6 @@ from datetime import datetime, timedelta
 
 import run
 
-# The four-condition segment of reference/postgres-limits.md ("segment count", 107 ms by a
-# parallel sequential scan at 1M customers): tier in (vip, svip) and spend over 1,000 and an
-# order in the last 90 days, or a woman born in November.
-PREVIEW_CONDITION = {
-    "logicalOperator": "or",
-    "conditions": [
-        {
-            "logicalOperator": "and",
-            "conditions": [
-                {"field": "level", "operator": "in", "value": ["vip", "svip"]},
-                {"field": "totalSpent", "operator": "gt", "value": 1000},
-                {"field": "lastOrderDate", "operator": "within_days", "value": 90},
-            ],
-        },
-        {
-            "logicalOperator": "and",
-            "conditions": [
-                {"field": "gender", "operator": "eq", "value": "female"},
-                {"field": "birthdayMonth", "operator": "eq", "value": 11},
-            ],
-        },
-    ],
-}
 PREVIEW_RUNS = 10
 
 
@@ -90,7 +67,7 @@ def _steps() -> list[dict]:
     timings = []
     for _ in range(PREVIEW_RUNS):
         started = time.perf_counter()
-        preview = segment_preview(condition=PREVIEW_CONDITION)
+        preview = segment_preview(condition=run.PREVIEW_CONDITION)
         timings.append(time.perf_counter() - started)
     steps.append(
         {
@@ -106,7 +83,7 @@ def _steps() -> list[dict]:
         segment_delete(segment=old, actor=None)
 
     def create():
-        segment = segment_create(actor=None, name="bench", condition=PREVIEW_CONDITION)
+        segment = segment_create(actor=None, name="bench", condition=run.PREVIEW_CONDITION)
         return {"segment": segment.pk, "count": segment.customer_count}
 
     steps.append(_timed("create: validate, count, save", create))
