@@ -96,6 +96,10 @@ def _steps() -> list[dict]:
     return steps
 
 
+def _refreshed(refreshed) -> dict:
+    return {"count": refreshed.count, "added": refreshed.added, "removed": refreshed.removed}
+
+
 def _timed(label: str, step) -> dict:
     before = os.getloadavg()
     started = time.perf_counter()
