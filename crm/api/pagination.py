@@ -132,7 +132,7 @@ def planner_estimate(queryset) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def _positive_int(params, name, default, maximum=None):
+def _positive_int(params, name, default, *, maximum):
     raw = params.get(name)
     if raw in (None, ""):
         return default
@@ -140,9 +140,9 @@ def _positive_int(params, name, default, maximum=None):
         value = int(raw)
     except ValueError:
         value = 0
-    if value < 1 or (maximum and value > maximum):
-        limit = f" {_('and at most')} {maximum}" if maximum else ""
-        raise ValidationError({name: [_("Must be a whole number from 1") + limit + "."]})
+    if not 1 <= value <= maximum:
+        message = _("Must be a whole number from 1 to %(maximum)s.") % {"maximum": maximum}
+        raise ValidationError({name: [message]})
     return value
 
 

@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from crm.api.inputs import InputSerializer
 from customers.api.communications import CommunicationSerializer
 from customers.api.orders import OrderSerializer
 from customers.models import CustomerSource, CustomerStatus, Gender
@@ -47,7 +48,7 @@ class CustomerListItemSerializer(RevealMixin, serializers.Serializer):
         return [tag.name for tag in obj.tags.all()]
 
 
-class AddressSerializer(RevealMixin, serializers.Serializer):
+class AddressSerializer(RevealMixin, InputSerializer):
     id = serializers.CharField(read_only=True)
     label = serializers.CharField(max_length=20, required=False, allow_blank=True)
     recipient = serializers.CharField(max_length=64, required=False, allow_blank=True)
@@ -69,7 +70,7 @@ class AddressSerializer(RevealMixin, serializers.Serializer):
         return data
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(InputSerializer):
     id = serializers.CharField(read_only=True)
     body = serializers.CharField(max_length=2000)
     author = serializers.CharField(source="author.username", default=None, read_only=True)
@@ -134,11 +135,11 @@ class CustomerDetailSerializer(serializers.Serializer):
         return data
 
 
-class VerificationSerializer(serializers.Serializer):
+class VerificationSerializer(InputSerializer):
     password = serializers.CharField(write_only=True, trim_whitespace=False)
 
 
-class CustomerInputSerializer(serializers.Serializer):
+class CustomerInputSerializer(InputSerializer):
     """POST and PUT bodies (PUT replaces the profile; PATCH sends only what changes)."""
 
     name = serializers.CharField(max_length=64)
@@ -156,7 +157,7 @@ class CustomerInputSerializer(serializers.Serializer):
 class CustomerCreateSerializer(CustomerInputSerializer):
     customerNo = serializers.CharField(max_length=32, required=False)
     addresses = AddressSerializer(many=True, required=False)
-    note = serializers.CharField(required=False, allow_blank=True)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
 class CustomerUpdateSerializer(CustomerInputSerializer):
@@ -175,12 +176,12 @@ class CustomerUpdatedSerializer(serializers.Serializer):
     updatedAt = serializers.DateTimeField(source="updated_at")
 
 
-class BatchUpdateSetSerializer(serializers.Serializer):
+class BatchUpdateSetSerializer(InputSerializer):
     status = serializers.ChoiceField(choices=CustomerStatus.choices, required=False)
     source = serializers.ChoiceField(choices=CustomerSource.choices, required=False)
 
 
-class BatchUpdateSerializer(serializers.Serializer):
+class BatchUpdateSerializer(InputSerializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
     )
@@ -207,7 +208,7 @@ class BatchUpdatedSerializer(serializers.Serializer):
     matched = serializers.IntegerField()
 
 
-class EraseSerializer(serializers.Serializer):
+class EraseSerializer(InputSerializer):
     reason = serializers.CharField(max_length=500)
 
 
