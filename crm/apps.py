@@ -13,6 +13,7 @@ class CrmConfig(AppConfig):
         from django.db.models.signals import m2m_changed, post_migrate, post_save, pre_save
 
         from crm import checks, signals  # noqa: F401 (checks registers itself)
+        from crm.api import schema  # noqa: F401 (registers its drf-spectacular extension)
 
         user_model = get_user_model()
         user_logged_in.connect(signals.on_user_logged_in, dispatch_uid="crm_audit_login")

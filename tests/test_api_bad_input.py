@@ -162,3 +162,26 @@ def test_messages_of_the_pagination_are_in_the_request_language_only(api_client,
 
     assert english["fields"]["limit"] == ["Must be a whole number from 1 to 100."]
     assert chinese["fields"]["limit"] == ["必须是 1 到 100 之间的整数。"]
+
+
+def test_an_empty_page_of_a_customers_history_is_empty_not_an_error(client):
+    from customers.services import customer_create
+
+    customer = customer_create(actor=None, name="张三", phone="13800138000")
+
+    response = client.get(f"/api/v1/customers/{customer.pk}/history", {"page": 5})
+
+    assert response.status_code == 200
+    assert response.json()["data"]["items"] == []
+
+
+def test_a_time_with_an_offset_postgresql_refuses_is_compared_in_utc(client):
+    response = client.get("/api/v1/audit-events", {"since": "1943-10-01T23:52:05+19:28"})
+
+    assert response.status_code == 200
+
+
+def test_a_time_that_is_before_year_one_in_utc_is_refused(client):
+    error = error_of(client.get("/api/v1/audit-events", {"since": "0001-01-01T00:00:00+23:00"}))
+
+    assert set(error["fields"]) == {"since"}

@@ -152,3 +152,91 @@ def test_a_204_has_no_body(api_client, make_user):
 
     assert response.status_code == 204
     assert response.content == b""
+
+
+@pytest.fixture
+def schema(api_client, make_user):
+    response = api_client(make_user(roles=["manager"])).get(
+        "/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
+    )
+    return response.json()
+
+
+def operations(schema):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def test_schema_wraps_every_json_success_response_in_the_envelope(schema):
+    wrapped = 0
+    for _path, _method, operation in operations(schema):
+        for status, response in operation["responses"].items():
+            media = response.get("content", {}).get("application/json")
+            if status.startswith("2") and media:
+                assert media["schema"]["required"] == ["success", "data"]
+                assert media["schema"]["properties"]["success"] == {
+                    "type": "boolean",
+                    "enum": [True],
+                }
+                wrapped += 1
+    assert wrapped >= 40
+
+
+def test_schema_gives_a_204_no_content(schema):
+    deletes = [op for path, method, op in operations(schema) if method == "delete"]
+
+    assert deletes
+    assert all("content" not in op["responses"]["204"] for op in deletes)
+
+
+def test_schema_documents_the_error_envelope_for_each_status_an_operation_answers(schema):
+    error = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    for path, method, operation in operations(schema):
+        responses = operation["responses"]
+        expected = {"401", "403", "429"}
+        if "{" in path:
+            expected.add("404")
+        if "requestBody" in operation:
+            expected |= {"400", "415"}
+        assert expected <= set(responses), (method, path)
+        for status, response in responses.items():
+            if status >= "400":
+                assert response["content"] == {"application/json": {"schema": error}}
+
+
+def test_schema_gives_the_bounds_of_limit_and_page(schema):
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/customers"]["get"]["parameters"]}
+
+    assert parameters["limit"]["schema"] | {} == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100,
+        "default": 20,
+    }
+    assert parameters["page"]["schema"]["minimum"] == 1
+
+
+def test_schema_refuses_unknown_keys_in_request_bodies_and_bounds_integers(schema):
+    components = schema["components"]["schemas"]
+    order = components["OrderInputRequest"]
+    item = components["OrderItemRequest"]
+
+    assert order["additionalProperties"] is False
+    assert item["additionalProperties"] is False
+    assert item["properties"]["quantity"]["maximum"] == 2**31 - 1
+    assert order["properties"]["customerId"]["maximum"] == 2**63 - 1
+
+
+def test_schema_links_lead_from_created_records_to_operations_that_exist(schema):
+    operation_ids = {op["operationId"] for _path, _method, op in operations(schema)}
+    links = schema["paths"]["/api/v1/customers"]["post"]["responses"]["201"]["links"]
+
+    assert links["GetCustomer"] == {
+        "operationId": "customers_retrieve",
+        "parameters": {"id": "$response.body#/data/id"},
+    }
+    for _path, _method, operation in operations(schema):
+        for response in operation["responses"].values():
+            for link in response.get("links", {}).values():
+                assert link["operationId"] in operation_ids

@@ -96,19 +96,36 @@ class PagePagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view):
-        def param(name, kind, description):
+        def param(name, schema, description):
             return {
                 "name": name,
                 "required": False,
                 "in": "query",
                 "description": description,
-                "schema": {"type": kind},
+                "schema": schema,
             }
 
         return [
-            param("page", "integer", "Page number, from 1."),
-            param("limit", "integer", f"Items per page, 1 to {self.max_limit}."),
-            param("cursor", "string", "Keyset cursor from pagination.nextCursor; replaces page."),
+            param(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": self.max_page, "default": 1},
+                "Page number, from 1.",
+            ),
+            param(
+                "limit",
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_limit,
+                    "default": self.default_limit,
+                },
+                f"Items per page, 1 to {self.max_limit}.",
+            ),
+            param(
+                "cursor",
+                {"type": "string"},
+                "Keyset cursor from pagination.nextCursor; replaces page.",
+            ),
         ]
 
 

@@ -151,6 +151,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "CAMELIZE_NAMES": False,
     "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.api.schema.envelope",
+    ],
 }
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -31,7 +31,7 @@ class CustomerListItemSerializer(RevealMixin, serializers.Serializer):
     points = serializers.IntegerField()
     totalSpent = serializers.DecimalField(source="total_spent", max_digits=14, decimal_places=2)
     orderCount = serializers.IntegerField(source="order_count")
-    lastOrderDate = serializers.DateTimeField(source="last_order_date")
+    lastOrderDate = serializers.DateTimeField(source="last_order_date", allow_null=True)
     registerDate = serializers.DateField(source="register_date")
     status = serializers.CharField()
     source = serializers.CharField()
@@ -82,7 +82,7 @@ class ProfileSerializer(RevealMixin, serializers.Serializer):
     phone = serializers.SerializerMethodField()
     email = serializers.SerializerMethodField()
     gender = serializers.CharField()
-    birthday = serializers.DateField()
+    birthday = serializers.DateField(allow_null=True)
     avatar = serializers.CharField()
 
     def get_phone(self, obj) -> str | None:
@@ -99,8 +99,8 @@ class StatsSerializer(serializers.Serializer):
         source="avg_order_value", max_digits=12, decimal_places=2
     )
     points = serializers.IntegerField()
-    firstOrderDate = serializers.DateTimeField(source="first_order_date")
-    lastOrderDate = serializers.DateTimeField(source="last_order_date")
+    firstOrderDate = serializers.DateTimeField(source="first_order_date", allow_null=True)
+    lastOrderDate = serializers.DateTimeField(source="last_order_date", allow_null=True)
 
 
 class CustomerDetailSerializer(serializers.Serializer):
