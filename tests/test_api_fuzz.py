@@ -2,7 +2,8 @@
 
 The live server is pytest-django's, on the test database (the real PostgreSQL and Redis) with a
 superuser's token and a few demo customers; schemathesis runs as its CLI does for anyone
-reproducing a failure, with a fixed seed and a bounded number of examples per operation.
+reproducing a failure, with a fixed seed, a bounded number of examples per operation, and the
+hooks of tests/fuzz_hooks.py.
 """
 
 import os
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from rest_framework.throttling import UserRateThrottle
 
 from crm.auth.tokens import create_api_token
@@ -51,6 +53,13 @@ def test_every_operation_keeps_its_contract_under_generated_input(
         f"--report-dir={tmp_path}",
     ]
     # In tmp_path: schemathesis keeps a cache of past failures in .schemathesis/ of its cwd.
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    environment = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.fuzz_hooks",
+        "PYTHONPATH": str(settings.BASE_DIR),
+    }
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=environment
+    )
     print(result.stdout[-30000:])
     assert result.returncode == 0, "schemathesis found failures: see its output above"

@@ -129,8 +129,12 @@ def _document_error(operation: dict, status: str) -> None:
 
 
 # (operation that creates, its status) -> {link name: (operationId, {parameter: where})}. The id
-# of what was created is data.id in the envelope; an order's customer is data.customerId.
+# of what was created is data.id in the envelope; an order's customer is data.customerId; a
+# record under a customer or a tier keeps the parent's id from the request's path.
 CREATED_ID = "$response.body#/data/id"
+PARENT_ID = "$request.path.id"
+ADDRESS = {"id": PARENT_ID, "address_id": CREATED_ID}
+BENEFIT = {"id": PARENT_ID, "benefit_id": CREATED_ID}
 LINKS = {
     ("customers_create", "201"): {
         "GetCustomer": ("customers_retrieve", {"id": CREATED_ID}),
@@ -151,6 +155,19 @@ LINKS = {
             "customers_orders_list",
             {"id": "$response.body#/data/customerId"},
         ),
+    },
+    ("customers_addresses_create", "201"): {
+        "ChangeAddress": ("customers_addresses_partial_update", ADDRESS),
+        "DeleteAddress": ("customers_addresses_destroy", ADDRESS),
+    },
+    ("customers_communications_create", "201"): {
+        "MarkFollowUpDone": ("follow_ups_done_create", {"id": CREATED_ID}),
+    },
+    ("membership_levels_benefits_create", "201"): {
+        "ReplaceBenefit": ("membership_levels_benefits_update", BENEFIT),
+        "ChangeBenefit": ("membership_levels_benefits_partial_update", BENEFIT),
+        "DeleteBenefit": ("membership_levels_benefits_destroy", BENEFIT),
+        "UseBenefit": ("membership_benefits_use_create", {"id": CREATED_ID}),
     },
     ("membership_levels_create", "201"): {
         "GetTier": ("membership_levels_retrieve", {"id": CREATED_ID}),
