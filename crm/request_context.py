@@ -15,7 +15,7 @@ _current: ContextVar["RequestContext | None"] = ContextVar("crm_request_context"
 
 # A request id given by a proxy in front is kept when it looks like one; else we make one.
 REQUEST_ID_HEADER = "X-Request-ID"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def client_ip(request) -> str | None:
 
 def request_id_of(request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def current_request_id() -> str | None:

@@ -133,12 +133,14 @@ def test_a_request_id_given_by_the_proxy_is_kept(api_client, make_user):
     assert response["X-Request-ID"] == "proxy-1234abcd"
 
 
-def test_a_request_id_that_does_not_look_like_one_is_replaced(api_client, make_user):
+@pytest.mark.parametrize("given", ["<script>", "proxy-1234abcd\n"])
+def test_a_request_id_that_does_not_look_like_one_is_replaced(api_client, make_user, given):
     client = api_client(make_user(roles=["manager"]))
 
-    response = client.get("/api/v1/customers", HTTP_X_REQUEST_ID="<script>")
+    response = client.get("/api/v1/customers", HTTP_X_REQUEST_ID=given)
 
-    assert response["X-Request-ID"] != "<script>"
+    assert response.status_code == 200
+    assert response["X-Request-ID"] != given.strip()
     assert len(response["X-Request-ID"]) == 32
 
 
