@@ -4,8 +4,9 @@ A key the body does not define is refused (400 naming it) rather than ignored, s
 (`birth_day`) is not silently dropped. An integer field without bounds of its own is held to the
 range of PostgreSQL's `bigint`, the widest integer column (ids): past it a value cannot even be
 compared with a column, so no query or write sees one. A field whose column is narrower bounds
-itself (INTEGER_MAX, SMALLINT_MAX), unless the model's validation checks it before the write
-(membership.api.inputs.apply_body). The bounds are on the fields, so the schema shows them.
+itself (INTEGER_MAX), unless the model's validation checks it before the write (tiers and
+benefits: membership.api.inputs.apply_body). The bounds are on the fields, so the schema shows
+them.
 """
 
 from collections.abc import Mapping
@@ -18,7 +19,6 @@ from rest_framework.fields import ListField
 BIGINT_MAX = 2**63 - 1
 BIGINT_MIN = -(2**63)
 INTEGER_MAX = 2**31 - 1
-SMALLINT_MAX = 2**15 - 1
 
 
 class ClientKey(str):
