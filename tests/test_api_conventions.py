@@ -242,3 +242,13 @@ def test_schema_links_lead_from_created_records_to_operations_that_exist(schema)
         for response in operation["responses"].values():
             for link in response.get("links", {}).values():
                 assert link["operationId"] in operation_ids
+
+
+def test_schema_gives_integers_checked_by_their_model_the_range_of_their_column(schema):
+    components = schema["components"]["schemas"]
+
+    sort_order = components["LevelInputRequest"]["properties"]["sortOrder"]
+    grace_days = components["RetentionRequest"]["properties"]["graceDays"]
+    assert (sort_order["minimum"], sort_order["maximum"]) == (0, 2**15 - 1)
+    assert (grace_days["minimum"], grace_days["maximum"]) == (0, 2**31 - 1)
+    assert components["PatchedBenefitInputRequest"]["properties"]["sortOrder"]["maximum"] == 32767

@@ -28,6 +28,10 @@ class ClientKey(str):
 
 class InputSerializer(serializers.Serializer):
     default_error_messages = {"unknown_field": _("Unknown field: leave it out.")}
+    # The model whose validation checks the body's values before the write, when it does
+    # (apply_body): the schema then gives each integer field its column's range
+    # (crm.api.schema), which this serializer leaves to that validation.
+    checked_by_model = None
 
     def get_fields(self):
         fields = super().get_fields()

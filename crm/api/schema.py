@@ -14,10 +14,16 @@ One postprocessing hook brings the schema in line, so no view describes the enve
   change it, so that a client (or the fuzzer) can follow them.
 
 Request bodies refuse keys they do not define (crm.api.inputs), so their schemas say
-`additionalProperties: false`.
+`additionalProperties: false`; a body whose model checks its values gives each integer field
+its column's range.
 """
 
+from django.core.exceptions import FieldDoesNotExist
+from django.core.validators import MaxValueValidator, MinValueValidator
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from rest_framework.fields import IntegerField
+
+from crm.api.inputs import INTEGER_MAX
 
 ERROR_ENVELOPE = "ErrorEnvelope"
 ERROR_DESCRIPTIONS = {
@@ -42,7 +48,28 @@ class InputSerializerSchema(OpenApiSerializerExtension):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         if direction == "request":
             schema["additionalProperties"] = False
+            model = self.target.checked_by_model
+            if model is not None:
+                _column_ranges(self.target, model, schema.get("properties", {}))
         return schema
+
+
+def _column_ranges(serializer, model, properties: dict) -> None:
+    """Each integer field's minimum and maximum: those of the model column it writes."""
+    for name, field in serializer.fields.items():
+        if not isinstance(field, IntegerField) or name not in properties:
+            continue
+        try:
+            column = model._meta.get_field(field.source)
+        except FieldDoesNotExist:
+            continue
+        for validator in column.validators:
+            if isinstance(validator, MinValueValidator):
+                properties[name]["minimum"] = validator.limit_value
+            elif isinstance(validator, MaxValueValidator):
+                properties[name]["maximum"] = validator.limit_value
+        if properties[name].get("maximum", 0) <= INTEGER_MAX:
+            properties[name]["format"] = "int32"
 
 
 def envelope(result, generator, request, public):

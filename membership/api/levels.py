@@ -39,6 +39,8 @@ def _threshold(source: str, help_text: str, *, money: bool = False) -> serialize
 
 
 class UpgradeConditionSerializer(InputSerializer):
+    checked_by_model = MembershipLevel
+
     amount = _threshold("min_spent", "Spend within the window; null: not a condition.", money=True)
     orders = _threshold("min_orders", "Orders within the window; null: not a condition.")
     points = _threshold("min_points", "Current points balance; null: not a condition.")
@@ -57,6 +59,8 @@ class UpgradeConditionSerializer(InputSerializer):
 
 
 class RetentionSerializer(InputSerializer):
+    checked_by_model = MembershipLevel
+
     amount = _threshold(
         "retain_min_spent",
         "Spend within the window that keeps the tier; amount and orders both null: the "
@@ -108,6 +112,8 @@ class LevelInputSerializer(InputSerializer):
     """POST and PUT bodies (PUT needs code, name and sortOrder; other fields left out keep their
     stored values); PATCH sends only what changes. The icon is uploaded in the admin."""
 
+    checked_by_model = MembershipLevel
+
     code = serializers.CharField(max_length=16)
     name = serializers.CharField(max_length=50)
     nameEn = serializers.CharField(
@@ -143,6 +149,8 @@ class LevelBenefitSerializer(BenefitSerializer):
 
 
 class BenefitInputSerializer(InputSerializer):
+    checked_by_model = Benefit
+
     type = serializers.ChoiceField(source="kind", choices=BenefitKind.choices)
     value = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
     description = serializers.CharField(max_length=200)
