@@ -6,8 +6,8 @@ production settings, `generate_data` with BENCH_CUSTOMERS / BENCH_ORDERS when it
 customers). Then, in this process:
 
 1. unless `--no-reset`, membership goes back to where the generator left it: no ledger, no tier
-   changes or grace periods, each customer's generated tier and points (customers.generate), so
-   that every run starts from the same state;
+   changes or grace periods, each customer's generated tier and points
+   (customers.devdata.generate), so that every run starts from the same state;
 2. `backfill_membership`: the opening-balance lots, then the first evaluation of every tier, which
    applies many changes (the generator chose tiers by lifetime spend, the rules look at the last
    365 days: upgrades at once, grace periods for tiers no longer met);
@@ -136,11 +136,11 @@ def _timed(name: str, step) -> dict:
 
 
 def _reset() -> dict:
-    """Membership as the generator left it (customers.generate: tier by lifetime spend, one
+    """Membership as the generator left it (customers.devdata.generate: tier by lifetime spend, one
     point per yuan), in one transaction; only rows that differ are written."""
     from django.db import connection, transaction
 
-    from customers.generate import LEVEL_THRESHOLDS
+    from customers.devdata.tiers import LEVEL_THRESHOLDS
 
     cases = " ".join(
         f"WHEN total_spent >= {threshold} THEN '{level}'" for threshold, level in LEVEL_THRESHOLDS

@@ -7,7 +7,7 @@ still written; the AuditEvent is the one trail that also holds API, import and l
 from django.contrib import admin
 
 from crm.audit import record_event, record_events
-from crm.models import AuditAction
+from crm.audit_actions import AuditAction
 
 
 class AuditedModelAdmin(admin.ModelAdmin):

@@ -7,13 +7,16 @@ class CrmConfig(AppConfig):
     verbose_name = _("Administration")
 
     def ready(self):
+        from django.contrib import admin
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
         from django.contrib.auth.signals import user_logged_in, user_login_failed
         from django.db.models.signals import m2m_changed, post_migrate, post_save, pre_save
 
-        from crm import checks, signals  # noqa: F401 (checks registers itself)
+        from crm import admin_site, checks, signals  # noqa: F401 (checks registers itself)
         from crm.api import schema  # noqa: F401 (registers its drf-spectacular extension)
+
+        admin_site.install(admin.site)
 
         user_model = get_user_model()
         user_logged_in.connect(signals.on_user_logged_in, dispatch_uid="crm_audit_login")

@@ -9,7 +9,8 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-from crm.models import AuditAction, AuditEvent
+from crm.audit_actions import is_audit_action
+from crm.models import AuditEvent
 from crm.request_context import current_ip, run_after_view
 
 REPR_MAX_LENGTH = AuditEvent._meta.get_field("object_repr").max_length
@@ -29,7 +30,7 @@ def record_event(
 
     The IP defaults to the current request's. `summary` is JSON; keep personal data (phone,
     e-mail, address) out of it and out of the object's `str()`, which becomes `object_repr`.
-    Raises ValueError for an action that is not an AuditAction, so a typo fails loudly.
+    Raises ValueError for an action nobody registered (crm.audit_actions), so a typo fails loudly.
     """
     return AuditEvent.objects.create(
         **event_fields(
@@ -65,8 +66,11 @@ def record_events(*, action: str, actor=None, objects, summary: dict | None = No
 def event_fields(
     *, action, actor=None, obj=None, object_type="", object_id="", summary=None, ip=None
 ) -> dict:
-    if action not in AuditAction.values:
-        raise ValueError(f"Unknown audit action {action!r}; add it to crm.models.AuditAction.")
+    if not is_audit_action(action):
+        raise ValueError(
+            f"Unknown audit action {action!r}: register it with crm.audit_actions."
+            "register_audit_actions from its app's AppConfig.ready."
+        )
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)

@@ -63,6 +63,16 @@ def blind_index(value: str, *, purpose: str) -> bytes:
     return hmac.new(_blind_index_key(), message, hashlib.sha256).digest()
 
 
+def phone_index(phone: str) -> bytes:
+    """The blind index of a normalised (E.164) phone number: its uniqueness and exact search."""
+    return blind_index(phone, purpose="phone")
+
+
+def email_index(email: str) -> bytes:
+    """The blind index of a normalised e-mail address."""
+    return blind_index(email, purpose="email")
+
+
 class EncryptedTextField(models.TextField):
     """A text column that holds Fernet ciphertext; Python code sees the plaintext."""
 

@@ -5,24 +5,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
-class AuditAction(models.TextChoices):
-    CREATE = "create", _("Create")
-    UPDATE = "update", _("Update")
-    DELETE = "delete", _("Delete")
-    BATCH_UPDATE = "batch_update", _("Batch update")
-    REVEAL_PII = "reveal_pii", _("Reveal personal data")
-    EXPORT = "export", _("Export")
-    IMPORT = "import", _("Import")
-    ERASE = "erase", _("Erase personal data")
-    LOGIN_SUCCESS = "login_success", _("Login")
-    LOGIN_FAILURE = "login_failure", _("Failed login")
-    PERMISSION_CHANGE = "permission_change", _("Permission change")
-    TOKEN_CREATED = "token_created", _("API token created")
-    TOKEN_REVOKED = "token_revoked", _("API token revoked")
-    POINTS_ADJUST = "points_adjust", _("Points adjustment")
-    LEVEL_CHANGE = "level_change", _("Tier change")
-    ENROLL = "enroll", _("Membership enrolment")
+from crm.audit_actions import audit_action_choices
 
 
 class AuditEvent(models.Model):
@@ -42,7 +25,7 @@ class AuditEvent(models.Model):
     )
     # Kept when the user is deleted, so the trail still says who it was.
     actor_username = models.CharField(_("actor username"), max_length=150, blank=True)
-    action = models.CharField(_("action"), max_length=32, choices=AuditAction)
+    action = models.CharField(_("action"), max_length=32, choices=audit_action_choices)
     object_type = models.CharField(
         _("object type"),
         max_length=100,

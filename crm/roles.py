@@ -5,8 +5,9 @@ permissions are made equal to ROLE_PERMISSIONS after every `migrate` (a post_mig
 when all apps' permissions exist) and by `manage.py sync_roles`. Permissions added by hand in the
 admin are therefore undone by the next deployment: change the matrix here instead.
 
-Each app adds its permissions to the roles here, next to the others, so one file answers
-"who may do what".
+Each app owns its permissions: it grants them to the roles from its AppConfig.ready with
+register_role_permissions (customers/roles.py, membership/roles.py), so a new app changes no
+kernel file; ROLE_PERMISSIONS is then the whole matrix, and docs/roles.md shows it.
 """
 
 import logging
@@ -29,104 +30,34 @@ def model_perms(app_label: str, *models: str, actions=("view", "add", "change", 
     return {f"{app_label}.{action}_{model}" for model in models for action in actions}
 
 
-CUSTOMER_SPECIAL = {
-    "customers.reveal_customer_pii",
-    "customers.erase_customer",
-    "customers.export_customer",
-    "customers.import_customer",
-    "customers.batch_update_customer",
-}
-
-MEMBERSHIP_READ = model_perms(
-    "membership",
-    "membershiplevel",
-    "benefit",
-    "membership",
-    "levelchange",
-    "pointsentry",
-    "benefitusage",
-    actions=("view",),
-)
-
 # The nightly jobs' schedules (django-celery-beat): who may see and move them.
 SCHEDULES = model_perms(
     "django_celery_beat", "periodictask", "crontabschedule", actions=("view", "change")
 )
 
+# The kernel's own permissions; each app adds its own with register_role_permissions.
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     MANAGER: (
-        model_perms("customers", "customer", "address", "tag", "customernote")
-        | CUSTOMER_SPECIAL
-        | model_perms("customers", "order", "communication")
-        | model_perms("customers", "importrecord", "exportrecord", actions=("view",))
-        | {"customers.refund_order"}
-        | {"crm.view_auditevent"}
+        {"crm.view_auditevent"}
         | model_perms("crm", "apitoken", actions=("view", "add", "change"))
         | model_perms("crm", "jobrun", actions=("view",))
         | SCHEDULES
-        | model_perms("membership", "membershiplevel", "benefit", "membership")
-        | model_perms("membership", "benefitusage", actions=("view", "add"))
-        | model_perms("membership", "pointspolicy", actions=("view", "change"))
-        | MEMBERSHIP_READ
-        | {
-            "membership.change_customer_level",
-            "membership.enroll_member",
-            "membership.adjust_points",
-            "membership.redeem_points",
-        }
     ),
-    CUSTOMER_SERVICE: (
-        model_perms(
-            "customers", "customer", "address", "customernote", actions=("view", "add", "change")
-        )
-        | model_perms("customers", "tag", actions=("view",))
-        | model_perms("customers", "order", actions=("view",))
-        | model_perms("customers", "communication", actions=("view", "add", "change"))
-        | {"customers.reveal_customer_pii"}
-        | MEMBERSHIP_READ
-        | model_perms("membership", "benefitusage", actions=("view", "add"))
-        | {"membership.enroll_member", "membership.redeem_points"}
-    ),
-    MARKETING: (
-        # change_customer: marketing tags customers.
-        model_perms("customers", "customer", actions=("view", "change"))
-        | model_perms("customers", "tag", actions=("view", "add", "change"))
-        | model_perms("customers", "order", "communication", "exportrecord", actions=("view",))
-        | {"customers.export_customer", "customers.batch_update_customer"}
-        | MEMBERSHIP_READ
-        | {"membership.enroll_member"}
-    ),
-    FINANCE: (
-        model_perms("customers", "customer", "order", "exportrecord", actions=("view",))
-        | {"customers.export_customer", "customers.refund_order"}
-        | MEMBERSHIP_READ
-        | model_perms("membership", "pointspolicy", actions=("view",))
-        | {"membership.adjust_points"}
-    ),
-    OPERATIONS: (
-        model_perms(
-            "customers",
-            "customer",
-            "address",
-            "customernote",
-            "tag",
-            actions=("view", "add", "change"),
-        )
-        | model_perms("customers", "order", actions=("view", "add"))
-        | model_perms("customers", "communication", actions=("view",))
-        | model_perms("customers", "importrecord", "exportrecord", actions=("view",))
-        | {
-            "customers.import_customer",
-            "customers.export_customer",
-            "customers.batch_update_customer",
-        }
-        | MEMBERSHIP_READ
-        | model_perms("crm", "jobrun", actions=("view",))
-        | SCHEDULES
-        | model_perms("membership", "benefitusage", actions=("view", "add"))
-        | {"membership.enroll_member", "membership.redeem_points"}
-    ),
+    CUSTOMER_SERVICE: set(),
+    MARKETING: set(),
+    FINANCE: set(),
+    OPERATIONS: model_perms("crm", "jobrun", actions=("view",)) | SCHEDULES,
 }
+
+
+def register_role_permissions(permissions: dict[str, set[str]]) -> None:
+    """Grant an app's permissions to the roles ({role: {"app_label.codename", ...}}), from its
+    AppConfig.ready; the matrix is the union of what the kernel and every app grant."""
+    unknown = set(permissions) - set(ROLES)
+    if unknown:
+        raise ValueError(f"Unknown roles {sorted(unknown)}; the roles are {ROLES}.")
+    for role, names in permissions.items():
+        ROLE_PERMISSIONS[role] |= set(names)
 
 
 def sync_role_permissions(*, using: str = DEFAULT_DB_ALIAS) -> dict[str, list[str]]:

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
 from crm.audit import record_event
-from crm.models import AuditAction
+from crm.audit_actions import AuditAction
 from crm.request_context import client_ip, current_request
 
 logger = logging.getLogger(__name__)

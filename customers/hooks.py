@@ -1,24 +1,27 @@
 """Hooks on orders: how other apps react to an order without the core importing them.
 
 DESIGN.md lets membership and profiles import the core, never the reverse. So they register a
-callable here (for example in their AppConfig.ready):
+callable here, from their AppConfig.ready:
 
     from customers.hooks import register_order_hook
 
     register_order_hook("recorded", award_points)    # fn(*, order, customer)
     register_order_hook("refunded", reverse_points)  # fn(*, order, refund)
 
-customers.orders calls every registered function with `transaction.on_commit`, so a hook runs
-only after the order (or refund) is committed, never for one that rolled back, and never for a
-repeated order that was already recorded. Hooks run in registration order; one that raises is
-logged and does not stop the others (on_commit(robust=True)). A hook that needs its own
+customers.services.orders calls every registered function with `transaction.on_commit`, so a
+hook runs only after the order (or refund) is committed, never for one that rolled back, and
+never for a repeated order that was already recorded. Hooks run in registration order; one that
+raises is logged and does not stop the others (on_commit(robust=True)). A hook that needs its own
 transaction opens one.
 """
 
 from collections.abc import Callable
 from functools import partial
+from typing import Literal
 
 from django.db import transaction
+
+OrderHookKind = Literal["recorded", "refunded"]
 
 on_order_recorded: list[Callable] = []
 on_order_refunded: list[Callable] = []
@@ -26,7 +29,7 @@ on_order_refunded: list[Callable] = []
 _HOOKS = {"recorded": on_order_recorded, "refunded": on_order_refunded}
 
 
-def register_order_hook(kind: str, fn: Callable) -> None:
+def register_order_hook(kind: OrderHookKind, fn: Callable) -> None:
     """Register `fn` for "recorded" or "refunded"; registering a function twice is a no-op."""
     if kind not in _HOOKS:
         raise ValueError(f"Unknown order hook {kind!r}; use one of {sorted(_HOOKS)}.")
@@ -34,7 +37,7 @@ def register_order_hook(kind: str, fn: Callable) -> None:
         _HOOKS[kind].append(fn)
 
 
-def run_on_commit(kind: str, **kwargs) -> None:
+def run_on_commit(kind: OrderHookKind, **kwargs) -> None:
     """Schedule every hook of `kind` to run with `kwargs` once the current transaction commits."""
     for fn in list(_HOOKS[kind]):
         transaction.on_commit(partial(fn, **kwargs), robust=True)

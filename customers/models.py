@@ -9,11 +9,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from crm.encryption import EncryptedTextField, blind_index
-from crm.pii import phone_last4
+from crm.encryption import EncryptedTextField
 from customers.levels import base_level, level_choices
 from customers.querysets import CustomerQuerySet
-from customers.search import name_grams
+from customers.search import contact_columns, name_grams
 
 # Generated numbers look like C00001; callers may choose any other number.
 GENERATED_CUSTOMER_NO = r"^C\d{5,}$"
@@ -221,9 +220,16 @@ class Customer(models.Model):
     def refresh_search_columns(self) -> None:
         self.name = " ".join((self.name or "").split())
         self.name_grams = name_grams(self.name)
-        self.phone_index = blind_index(self.phone, purpose="phone") if self.phone else None
-        self.phone_last4 = phone_last4(self.phone) if self.phone else ""
-        self.email_index = blind_index(self.email, purpose="email") if self.email else None
+        indexed = (self.phone, self.email)
+        # One hash per value, however often the row is checked and saved before it changes.
+        if getattr(self, "_indexed", None) != indexed:
+            columns = contact_columns(self.phone, self.email, encrypted=False)
+            self.phone_index, self.phone_last4, self.email_index = (
+                columns.phone_index,
+                columns.phone_last4,
+                columns.email_index,
+            )
+            self._indexed = indexed
 
 
 class Address(models.Model):
@@ -310,7 +316,8 @@ class OrderStatus(models.TextChoices):
 class Order(models.Model):
     """One order from the ordering/POS system; (source, external_id) makes recording idempotent.
 
-    The customer's order totals are written only by customers.orders (record_order, refund_order).
+    The customer's order totals are written only by customers.services.orders (record_order,
+    refund_order).
     """
 
     # No index of its own: order_customer_idx (customer_id, placed_at, id) serves every lookup.

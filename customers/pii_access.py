@@ -1,9 +1,27 @@
 """Who sees a customer's phone and e-mail unmasked, and the audit trail of each reveal."""
 
+from enum import StrEnum
+
 from crm.audit import record_event
 from crm.pii import display_phone, mask_email, mask_phone
 
 REVEAL_PERMISSION = "customers.reveal_customer_pii"
+
+
+class RevealContext(StrEnum):
+    """Where unmasked phone or e-mail was shown: the `context` of a reveal_pii audit event, one
+    spelling for every screen and endpoint."""
+
+    API_LIST = "customer_list"
+    API_DETAIL = "customer_detail"
+    API_HISTORY = "customer_history"
+    API_PDF = "customer_pdf"
+    API_ADDRESS = "address"
+    API_FOLLOW_UPS = "follow_ups"
+    ADMIN_LIST = "admin_list"
+    ADMIN_DETAIL = "admin_detail"
+    ADMIN_HISTORY = "admin_history"
+    ADMIN_ADDRESSES = "admin_addresses"
 
 
 def can_reveal(user) -> bool:
@@ -23,8 +41,21 @@ def shown_email(email: str | None, *, reveal: bool) -> str | None:
     return email if reveal else mask_email(email)
 
 
-def record_reveal(*, actor, customers, context: str) -> None:
-    """One audit event per response that carried unmasked PII, naming every customer in it."""
+def reveal_rows(user, rows, *, context: RevealContext, customer_of=lambda row: row) -> None:
+    """A list page's rows shown unmasked to a user who may see them: each row is marked
+    `pii_revealed` and one audit event names their customers. Nothing for other users."""
+    if not can_reveal(user):
+        return
+    for row in rows:
+        row.pii_revealed = True
+    customers = {customer_of(row).pk: customer_of(row) for row in rows}
+    record_reveal(actor=user, customers=customers.values(), context=context)
+
+
+def record_reveal(*, actor, customers, context: RevealContext) -> None:
+    """One audit event per response that carried unmasked PII, naming every customer in it.
+    Raises ValueError for a context that is not a RevealContext."""
+    context = RevealContext(context).value
     revealed = [customer for customer in customers if customer.phone or customer.email]
     if not revealed:
         return

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
-from crm.encryption import blind_index
+from crm.encryption import email_index, phone_index
 from crm.pii import normalize_email, normalize_phone
 from customers.search import search_kind, term_grams
 
@@ -15,6 +15,10 @@ class CustomerQuerySet(models.QuerySet):
     def live(self):
         """Customers staff work with: everything but archived ones."""
         return self.exclude(status="archived")
+
+    def by_phone(self, phone: str):
+        """The customer with this normalised (E.164) phone number, by its blind index."""
+        return self.filter(phone_index=phone_index(phone))
 
     def search(self, term: str):
         """Fuzzy name, phone (full or last 4), e-mail (exact) or customer number (prefix)."""
@@ -27,7 +31,7 @@ class CustomerQuerySet(models.QuerySet):
                 email = normalize_email(term)
             except ValidationError:
                 return self.none()
-            return self.filter(email_index=blind_index(email, purpose="email"))
+            return self.filter(email_index=email_index(email))
         if kind == "customer_no":
             return self.filter(customer_no__startswith=term.upper())
         digits = re.sub(r"\D", "", term)
@@ -38,7 +42,7 @@ class CustomerQuerySet(models.QuerySet):
                 phone = normalize_phone(term)
             except ValidationError:
                 return self.filter(customer_no__startswith=f"C{digits}")
-            return self.filter(phone_index=blind_index(phone, purpose="phone"))
+            return self.by_phone(phone)
         if kind == "customer_no_digits":
             return self.filter(customer_no__startswith=f"C{digits}")
         return self.search_name(term)

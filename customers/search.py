@@ -1,4 +1,6 @@
-"""Chinese-aware name search that works the same under any database locale.
+"""The search columns of a customer row and how a term finds them: Chinese-aware name search
+that works the same under any database locale, the routing of a term by its shape, and the
+stored phone and e-mail columns (blind indexes, last four digits) that exact search uses.
 
 pg_trgm ignores Chinese characters under the `C` locale and cannot narrow 1- or 2-character
 infixes under any locale (reference/postgres-limits.md), so each name carries the set of its
@@ -8,6 +10,10 @@ a substring recheck removes names that hold the bigrams in another order.
 """
 
 import re
+from typing import NamedTuple
+
+from crm.encryption import email_index, encrypt, phone_index
+from crm.pii import phone_last4
 
 PHONE_CHARS = re.compile(r"^\+?[\d\s\-()]+$")
 CUSTOMER_NO = re.compile(r"^[Cc]\d+$")
@@ -46,3 +52,27 @@ def search_kind(term: str) -> str:
             return "phone"
         return "customer_no_digits"
     return "name"
+
+
+class ContactColumns(NamedTuple):
+    """What a customer row stores of its phone and e-mail, in the table's column order: the
+    ciphertext, the blind index and the last four digits."""
+
+    phone: str | None
+    phone_index: bytes | None
+    phone_last4: str
+    email: str | None
+    email_index: bytes | None
+
+
+def contact_columns(phone: str | None, email: str | None, *, encrypted: bool = True):
+    """The stored columns of a normalised phone and e-mail. Customer.save computes them (without
+    the ciphertext, which its field writes); the import and the data generator, which COPY rows
+    past the model, take them whole, so all three store the same."""
+    return ContactColumns(
+        (encrypt(phone) if encrypted else phone) if phone else None,
+        phone_index(phone) if phone else None,
+        phone_last4(phone) if phone else "",
+        (encrypt(email) if encrypted else email) if email else None,
+        email_index(email) if email else None,
+    )

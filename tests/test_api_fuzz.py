@@ -16,7 +16,7 @@ from django.conf import settings
 from rest_framework.throttling import UserRateThrottle
 
 from crm.auth.tokens import create_api_token
-from customers.demo import load_demo_customers
+from customers.devdata.demo import load_demo_customers
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,8 @@ from rest_framework.generics import ListAPIView
 
 from crm.api.pagination import PagePagination
 from crm.api.serializers import AuditEventSerializer
-from crm.models import AuditAction, AuditEvent
+from crm.audit_actions import audit_action_choices
+from crm.models import AuditEvent
 from crm.permissions import HasPerms
 
 
@@ -36,7 +37,7 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class AuditEventFilter(django_filters.FilterSet):
     # Each filter is an equality (or a range on created_at) that one of AuditEvent's indexes serves.
-    action = django_filters.ChoiceFilter(choices=AuditAction.choices, label=_("Action"))
+    action = django_filters.ChoiceFilter(choices=audit_action_choices, label=_("Action"))
     actor = django_filters.CharFilter(field_name="actor_username", label=_("Actor's username"))
     objectType = django_filters.CharFilter(
         field_name="object_type", label=_("Object type, e.g. customers.customer")

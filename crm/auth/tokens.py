@@ -16,8 +16,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from crm.audit import record_event
+from crm.audit_actions import AuditAction
 from crm.errors import NotAllowed
-from crm.models import ApiToken, AuditAction
+from crm.models import ApiToken
 
 KEYWORDS = ("token", "bearer")
 PREFIX_LENGTH = ApiToken._meta.get_field("prefix").max_length

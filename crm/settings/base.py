@@ -30,7 +30,6 @@ THIRD_PARTY_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "django_celery_beat",
-    "import_export",
 ]
 LOCAL_APPS = [
     "crm",

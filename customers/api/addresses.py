@@ -11,7 +11,7 @@ from crm.permissions import HasPerms, permissions_by_method
 from customers import services
 from customers.api.serializers import AddressSerializer, NoteSerializer
 from customers.models import Address, Customer, CustomerNote
-from customers.pii_access import can_reveal, record_reveal
+from customers.pii_access import RevealContext, can_reveal, record_reveal
 
 
 class AddressCreateView(GenericAPIView):
@@ -101,5 +101,7 @@ class NoteListCreateView(GenericAPIView):
 def _shown(request, address: Address) -> dict:
     reveal = can_reveal(request.user)
     if reveal:
-        record_reveal(actor=request.user, customers=[address.customer], context="address")
+        record_reveal(
+            actor=request.user, customers=[address.customer], context=RevealContext.API_ADDRESS
+        )
     return AddressSerializer(address, context={"reveal": reveal}).data

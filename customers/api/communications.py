@@ -1,6 +1,6 @@
 """Communication records and follow-up reminders (spec 2.5.4): a customer's communications, the
 current staff member's due follow-ups, and marking one done. Thin views: validate, call
-customers.communications or a selector, shape the JSON."""
+customers.services.communications or a selector, shape the JSON."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
@@ -13,10 +13,10 @@ from rest_framework.response import Response
 from crm.api.inputs import InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms, permissions_by_method
-from customers import communications
 from customers.models import Communication, CommunicationChannel, Customer, Order
-from customers.pii_access import can_reveal, record_reveal, shown_phone
+from customers.pii_access import RevealContext, can_reveal, record_reveal, shown_phone
 from customers.selectors import FOLLOW_UP_WINDOWS, customer_communications, follow_ups_due
+from customers.services import communications
 
 # The service names fields as the model does; the API as its body does.
 API_FIELDS = {"order": "orderId", "follow_up_at": "followUpAt"}
@@ -163,7 +163,11 @@ class FollowUpListView(GenericAPIView):
         reveal = can_reveal(request.user)
         if reveal:
             customers = {item.customer_id: item.customer for item in page}
-            record_reveal(actor=request.user, customers=customers.values(), context="follow_ups")
+            record_reveal(
+                actor=request.user,
+                customers=customers.values(),
+                context=RevealContext.API_FOLLOW_UPS,
+            )
         data = FollowUpSerializer(page, many=True, context={"reveal": reveal}).data
         return self.get_paginated_response(data)
 

@@ -24,7 +24,7 @@ from customers.exports.fields import DEFAULT_FIELDS, FIELDS
 from customers.exports.service import export_start, may_download, visible_exports
 from customers.exports.writers import CONTENT_TYPES
 from customers.models import Customer, ExportFormat, JobStatus
-from customers.pii_access import can_reveal, record_reveal
+from customers.pii_access import RevealContext, can_reveal, record_reveal
 from customers.selectors import customer_detail
 
 
@@ -211,7 +211,7 @@ class CustomerPdfView(GenericAPIView):
         user = request.user
         reveal = can_reveal(user)
         if reveal:
-            record_reveal(actor=user, customers=[customer], context="customer pdf")
+            record_reveal(actor=user, customers=[customer], context=RevealContext.API_PDF)
         record_event(
             action="export",
             actor=user,

@@ -1,5 +1,6 @@
 """Order endpoints (issue 4): record an order from the ordering/POS system, refund it, and list a
-customer's orders. Thin views: validate, call customers.orders or a selector, shape the JSON."""
+customer's orders. Thin views: validate, call customers.services (record_order, refund_order) or
+a selector, shape the JSON."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
@@ -13,9 +14,9 @@ from crm.api.inputs import INTEGER_MAX, InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms
 from crm.pii import normalize_phone
-from customers import orders
 from customers.models import Customer, Order, OrderChannel, PaymentMethod
 from customers.selectors import customer_orders
+from customers.services import orders
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 

@@ -14,9 +14,9 @@ from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms, permissions_by_method
 from customers import services
 from customers.api import serializers
-from customers.api.filters import CustomerFilter, batch_selection
+from customers.filters import CustomerFilter, batch_selection
 from customers.models import Customer
-from customers.pii_access import can_reveal, record_reveal
+from customers.pii_access import RevealContext, can_reveal, record_reveal
 from customers.selectors import customer_detail, customer_history_entries, customer_list
 
 PROFILE_KEYS = {
@@ -53,7 +53,7 @@ class CustomerListCreateView(GenericAPIView):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         reveal = can_reveal(request.user)
         if reveal:
-            record_reveal(actor=request.user, customers=page, context="customer list")
+            record_reveal(actor=request.user, customers=page, context=RevealContext.API_LIST)
         data = serializers.CustomerListItemSerializer(page, many=True, context={"reveal": reveal})
         return self.get_paginated_response(data.data)
 
@@ -105,7 +105,9 @@ class CustomerDetailView(GenericAPIView):
             raise NotFound(_("No customer with this id.")) from None
         reveal = can_reveal(request.user)
         if reveal:
-            record_reveal(actor=request.user, customers=[customer], context="customer detail")
+            record_reveal(
+                actor=request.user, customers=[customer], context=RevealContext.API_DETAIL
+            )
         context = {
             "reveal": reveal,
             "show_addresses": request.user.has_perm("customers.view_address"),
@@ -190,7 +192,9 @@ class CustomerHistoryView(GenericAPIView):
             older = records.filter(history_date__lt=last.history_date).first()
         reveal = can_reveal(request.user)
         if reveal and page:
-            record_reveal(actor=request.user, customers=[customer], context="customer history")
+            record_reveal(
+                actor=request.user, customers=[customer], context=RevealContext.API_HISTORY
+            )
         entries = customer_history_entries(page, older=older, reveal=reveal)
         return self.get_paginated_response(
             serializers.HistoryEntrySerializer(entries, many=True).data

@@ -12,6 +12,7 @@ import os
 import tempfile
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone, translation
@@ -23,6 +24,7 @@ from crm.audit import record_event
 from crm.errors import BusinessError, NotAllowed
 from customers.exports.fields import FIELDS, PII_FIELDS, RowReader, headers, unknown_fields
 from customers.exports.writers import WRITERS
+from customers.filters import filter_data, filtered_customers
 from customers.models import Customer, ExportFormat, ExportRecord, JobStatus
 from customers.pii_access import can_reveal
 
@@ -128,49 +130,17 @@ def export_start(
 
 
 def normalized_filters(filters: dict) -> dict:
-    """The filters as CustomerFilter reads them (lists joined with commas), validated: raises
+    """The filters as CustomerFilter reads them (customers.filters.filter_data): raises
     InvalidExport for an unknown filter or a bad value."""
-    from customers.api.filters import CustomerFilter
-
-    if not isinstance(filters, dict):
-        raise InvalidExport(fields={"filters": [_("Give the filters as an object.")]})
-    unknown = sorted(set(filters) - set(CustomerFilter.base_filters))
-    if unknown:
-        raise InvalidExport(
-            fields={
-                "filters": [
-                    _("Unknown filter: %(unknown)s. Valid filters: %(valid)s.")
-                    % {
-                        "unknown": ", ".join(unknown),
-                        "valid": ", ".join(CustomerFilter.base_filters),
-                    }
-                ]
-            }
-        )
-    data = {}
-    for key, value in filters.items():
-        if value is None or value == "" or value == []:
-            continue
-        data[key] = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-    filterset = CustomerFilter(data=data, queryset=Customer.objects.all())
-    if not filterset.is_valid():
-        errors = {key: [str(m) for m in messages] for key, messages in filterset.errors.items()}
-        name, messages = next(iter(errors.items()))
-        raise InvalidExport(
-            _("Filter %(name)s: %(message)s") % {"name": name, "message": messages[0]},
-            fields={"filters": errors},
-        )
-    return data
+    try:
+        return filter_data(filters, field="filters")
+    except ValidationError as error:
+        raise InvalidExport(error.messages[0], fields={"filters": error.messages}) from None
 
 
 def export_queryset(filters: dict):
     """The customers `filters` (normalized) select, in id order for the keyset walk."""
-    from customers.api.filters import CustomerFilter
-
-    filterset = CustomerFilter(data=filters, queryset=Customer.objects.all())
-    if not filterset.is_valid():
-        raise InvalidExport(fields={"filters": filterset.errors})
-    return filterset.qs.order_by("pk")
+    return filtered_customers(filters, Customer.objects.all()).order_by("pk")
 
 
 def visible_exports(user):

@@ -1,5 +1,5 @@
 """Historical orders from a CSV/XLSX file (`manage.py import_orders`): one row per item, the rows
-of one order sharing its externalId. Each order goes through customers.orders.record_order, so an
+of one order sharing its externalId. Each order goes through customers.services.record_order, so an
 import keeps its rules: idempotency per (source, externalId), the customer found by phone or
 created from the order, and the customer's totals updated in the same transaction.
 """
@@ -26,7 +26,7 @@ from customers.imports.reader import TableFile
 from customers.imports.records import finish_import_record
 from customers.imports.validation import TAG_SEPARATORS
 from customers.models import ImportRecord, JobStatus, OrderChannel, PaymentMethod
-from customers.orders import record_order
+from customers.services.orders import record_order
 
 DEFAULT_SOURCE = "import"
 

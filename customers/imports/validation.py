@@ -14,11 +14,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from crm.encryption import blind_index, encrypt
-from crm.pii import normalize_email, normalize_phone, phone_last4
+from crm.pii import normalize_email, normalize_phone
 from customers.models import Customer, CustomerSource, Gender, Tag
-from customers.search import name_grams
-from customers.services import _clean_customer_no
+from customers.search import contact_columns, name_grams
+from customers.services.fields import clean_customer_no
 
 NAME_MAX = Customer._meta.get_field("name").max_length
 TAG_MAX = Tag._meta.get_field("name").max_length
@@ -125,7 +124,7 @@ def _prepare(row_no, cells, columns, sources, labels, today):
     customer_no = None
     if cell["customer_no"]:
         try:
-            customer_no = _clean_customer_no(cell["customer_no"])
+            customer_no = clean_customer_no(cell["customer_no"])
         except ValidationError as error:
             reasons.append(
                 "%s: %s" % (gettext("Customer number"), " ".join(error.messages))  # noqa: UP031
@@ -136,11 +135,7 @@ def _prepare(row_no, cells, columns, sources, labels, today):
         row_no,
         name,
         name_grams(name),
-        encrypt(phone),
-        blind_index(phone, purpose="phone"),
-        phone_last4(phone),
-        encrypt(email) if email else None,
-        blind_index(email, purpose="email") if email else None,
+        *contact_columns(phone, email),
         gender,
         birthday,
         source,

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from crm.api.inputs import InputSerializer
 from crm.errors import Conflict, NotFound
 from crm.permissions import HasPerms
-from customers.api.filters import batch_selection
+from customers.filters import batch_selection
 from membership.api.inputs import field_of, referenced, valid_body
 from membership.api.lists import CustomerRowsListView, LevelChangeFilter, MembershipFilter
 from membership.models import EnrollMethod, LevelChange, Membership, MembershipLevel

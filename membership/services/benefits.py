@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
+from crm.audit_actions import AuditAction
 from crm.errors import BusinessError, Conflict
-from crm.models import AuditAction
 from customers.models import Customer, Order
 from membership.models import Benefit, BenefitKind, BenefitUsage
 

@@ -15,10 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from crm.audit import record_event, record_events
+from crm.audit_actions import AuditAction
 from crm.errors import BusinessError, Conflict, NotFound
 from crm.i18n import in_default_language
-from crm.models import AuditAction
 from customers.models import Customer, CustomerStatus
+from membership.audit_actions import MembershipAuditAction
 from membership.models import (
     ChangeKind,
     EnrollMethod,
@@ -192,7 +193,7 @@ def _create_memberships(
             actor=staff,
         )
     record_events(
-        action=AuditAction.ENROLL,
+        action=MembershipAuditAction.ENROLL,
         actor=actor,
         objects=memberships,
         summary={"level": level.code, "days": duration_days, "method": method, "source": source},

@@ -1,16 +1,18 @@
-"""Tiers as configuration (spec 2.2.1) and a customer's tier changed by hand (spec 2.2.3)."""
+"""Tiers as configuration (spec 2.2.1), a customer's tier changed by hand (spec 2.2.3), and the one
+writer of Customer.level (set_levels, swap_levels: DESIGN.md, one writer per column)."""
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import ProtectedError
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
+from crm.audit_actions import AuditAction
 from crm.errors import BusinessError, Conflict, NotFound
-from crm.models import AuditAction
 from customers.models import Customer, CustomerLevel
+from membership.audit_actions import MembershipAuditAction
 from membership.models import (
     ChangeKind,
     LevelChange,
@@ -141,7 +143,7 @@ def change_level(*, customer_id: int, level_code: str, reason: str, actor) -> Le
             actor=actor,
         )
         record_event(
-            action=AuditAction.LEVEL_CHANGE,
+            action=MembershipAuditAction.LEVEL_CHANGE,
             actor=actor,
             obj=customer,
             summary={"from": change.from_level, "to": change.to_level, "reason": reason},
@@ -154,6 +156,23 @@ def set_level(*, customer: Customer, level_code: str, kind: str, reason: str, ac
     return set_levels(
         customers=[customer], level_code=level_code, kind=kind, reason=reason, actor=actor
     )[0]
+
+
+def swap_levels(swaps: list[tuple[int, str, str]]) -> set[int]:
+    """Set each customer's level from `old` to `new` ([(customer id, old, new)]) where it is still
+    `old`: a concurrent change wins, and is kept. One UPDATE for any number of customers (the
+    nightly run over every customer). Returns the ids changed; the caller records LevelChanges."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE customers_customer c SET level = v.new
+            FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, old, new)
+            WHERE c.id = v.id AND c.level = v.old
+            RETURNING c.id
+            """,
+            [[s[0] for s in swaps], [s[1] for s in swaps], [s[2] for s in swaps]],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def set_levels(*, customers: list[Customer], level_code: str, kind: str, reason: str, actor=None):

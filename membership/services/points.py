@@ -27,8 +27,8 @@ from django.utils.translation import gettext_lazy as _
 from crm.audit import record_event
 from crm.errors import BusinessError, Conflict, violated_constraint
 from crm.i18n import in_default_language
-from crm.models import AuditAction
 from customers.models import Customer, Order, Refund
+from membership.audit_actions import MembershipAuditAction
 from membership.models import PointsEntry, PointsKind, PointsPolicy
 from membership.services.locking import lock_customer
 
@@ -154,7 +154,7 @@ def adjust_points(
     )
     if not result.repeated:
         record_event(
-            action=AuditAction.POINTS_ADJUST,
+            action=MembershipAuditAction.POINTS_ADJUST,
             actor=actor,
             obj=result.entry,
             summary={"customer": customer_id, "adjustment": adjustment, "reason": reason},

@@ -7,8 +7,9 @@ nightly for everyone (`evaluate_levels()`: downgrades, grace periods, expired me
 It reads each customer's figures with one SQL query (spend and order count per rule window from
 the orders, points and lifetime totals from the customer row, the grace period and the active
 membership), decides in Python with `decide` (pure, so the edges of every rule are tested
-directly), and writes only what changed: the `level` of changed customers (one UPDATE that also
-checks nobody changed the level meanwhile), a LevelChange row each, and the grace periods.
+directly), and writes only what changed: the `level` of changed customers (levels.swap_levels,
+one UPDATE that also checks nobody changed the level meanwhile), a LevelChange row each, and the
+grace periods.
 """
 
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.i18n import in_default_language
 from membership.models import ChangeKind, ConditionMatch, LevelChange, MembershipLevel, TierGrace
+from membership.services.levels import swap_levels
 
 LIFETIME = 0  # window_days meaning "all orders": read from the customer's lifetime totals
 
@@ -326,22 +328,10 @@ _REASONS = {
 def _apply_level_changes(changes, rules, result: EvaluationResult) -> None:
     ranks = {rule.code: rule.rank for rule in rules}
     base_rank = rules[0].rank
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Only where the level is still the one read: a concurrent change wins, and is kept.
-        cursor.execute(
-            """
-            UPDATE customers_customer c SET level = v.new
-            FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, old, new)
-            WHERE c.id = v.id AND c.level = v.old
-            RETURNING c.id
-            """,
-            [
-                [customer_id for customer_id, _old, _d in changes],
-                [old for _id, old, _d in changes],
-                [decision.level for _id, _old, decision in changes],
-            ],
+    with transaction.atomic():
+        applied = swap_levels(
+            [(customer_id, old, decision.level) for customer_id, old, decision in changes]
         )
-        applied = {row[0] for row in cursor.fetchall()}
         reasons = {outcome: in_default_language(text) for outcome, text in _REASONS.items()}
         records = []
         for customer_id, old, decision in changes:

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from crm import admin_base
 from crm.models import AuditEvent
-from customers import admin as customer_admin
 from customers import kpis
 from customers.models import Customer, CustomerNote, Tag
 
@@ -88,7 +88,7 @@ def test_unfiltered_list_of_a_large_table_uses_the_estimate(
     archived = make_customer(name="旧客")
     Customer.objects.filter(pk=archived.pk).update(status="archived")
     make_customer()
-    monkeypatch.setattr(customer_admin, "estimated_rows", lambda model: 1_000_000)
+    monkeypatch.setattr(admin_base, "estimated_rows", lambda model: 1_000_000)
     client = staff_client(superuser)
 
     with CaptureQueriesContext(connection) as queries:
@@ -101,6 +101,20 @@ def test_unfiltered_list_of_a_large_table_uses_the_estimate(
     assert "'archived'" in counts[0] and "NOT" not in counts[0].upper()
     # A filtered list is counted exactly.
     assert client.get(LIST_URL, {"q": "张三"}).context["cl"].result_count == 1
+
+
+def test_the_unfiltered_address_list_of_a_large_table_is_estimated_and_a_filtered_one_counted(
+    staff_client, superuser, make_customer, monkeypatch
+):
+    make_customer(addresses=[{"detail": "建国路88号"}])
+    monkeypatch.setattr(admin_base, "estimated_rows", lambda model: 1_000_000)
+    client = staff_client(superuser)
+
+    unfiltered = client.get("/admin/customers/address/")
+    filtered = client.get("/admin/customers/address/", {"is_default__exact": "1"})
+
+    assert unfiltered.context["cl"].result_count == 1_000_000
+    assert filtered.context["cl"].result_count == 1
 
 
 def test_archived_customers_are_left_out_unless_asked_for(staff_client, superuser, make_customer):
@@ -155,6 +169,25 @@ def test_revealed_phones_are_shown_and_audited_once_per_page(staff_client, manag
     events = AuditEvent.objects.filter(action="reveal_pii")
     assert events.count() == 1
     assert len(events.get().summary["customerIds"]) == 2
+
+
+def test_the_address_list_reveals_details_once_per_page_naming_each_customer_once(
+    staff_client, manager, make_user, make_customer
+):
+    make_customer(addresses=[{"detail": "建国路88号"}, {"detail": "人民路2号"}])
+    make_customer(addresses=[{"detail": "中山路3号"}])
+    operations = make_user("ops", roles=["operations"])
+
+    masked = staff_client(operations).get("/admin/customers/address/")
+    assert masked.status_code == 200
+    assert "建国路88号" not in masked.content.decode() and "建国****" in masked.content.decode()
+    assert not AuditEvent.objects.filter(action="reveal_pii").exists()
+
+    shown = staff_client(manager).get("/admin/customers/address/").content.decode()
+    assert "建国路88号" in shown and "中山路3号" in shown
+    event = AuditEvent.objects.get(action="reveal_pii")
+    assert event.summary["context"] == "admin_addresses"
+    assert len(event.summary["customerIds"]) == 2
 
 
 # --- actions -------------------------------------------------------------------------------

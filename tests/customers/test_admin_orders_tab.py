@@ -7,12 +7,12 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from customers.orders import record_order
+from customers.services.orders import record_order
 
 pytestmark = pytest.mark.django_db
 
 
-# 16 for the page and 6 for the membership tab (membership registers it in customers.admin_panels;
+# 16 for the page and 6 for the membership tab (membership registers it in customers.panels;
 # tests/membership/test_admin_customer_panel.py holds it to 6).
 QUERY_CAP = 16 + 6
 

@@ -13,14 +13,14 @@ from django.db import connection
 from django.utils import timezone
 
 from crm.models import AuditEvent
-from customers.communications import (
+from customers.models import Communication
+from customers.selectors import customer_communications, follow_ups_due
+from customers.services.communications import (
     NotYourFollowUp,
     communication_record,
     follow_up_mark_done,
 )
-from customers.models import Communication
-from customers.orders import record_order
-from customers.selectors import customer_communications, follow_ups_due
+from customers.services.orders import record_order
 from tests.customers.test_performance_guards import plan
 
 pytestmark = pytest.mark.django_db

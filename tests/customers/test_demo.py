@@ -4,7 +4,8 @@ import pytest
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
-from customers.demo import load_demo_customers
+from customers.devdata.demo import load_demo_customers
+from customers.devdata.tiers import level_for, points_for
 from customers.models import Customer, Order
 
 pytestmark = pytest.mark.django_db
@@ -27,3 +28,11 @@ def test_demo_data_loads_once_with_orders_that_match_the_totals():
         assert customer.order_count == row["n"]
         assert customer.total_spent == row["paid"]
         assert customer.last_order_date == row["last"]
+
+
+def test_demo_and_generated_customers_start_at_the_same_tier_for_the_same_spend():
+    load_demo_customers(60)
+
+    for customer in Customer.objects.all():
+        cents = int(customer.total_spent * 100)
+        assert (customer.level, customer.points) == (level_for(cents), points_for(cents))

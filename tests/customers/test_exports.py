@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from crm.models import AuditEvent
 from customers.exports import service, writers
 from customers.models import Customer, ExportRecord, JobStatus
-from customers.orders import record_order
+from customers.services.orders import record_order
 from tests.celery_worker import celery_worker
 
 pytestmark = pytest.mark.django_db

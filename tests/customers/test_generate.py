@@ -1,4 +1,4 @@
-"""The benchmark data generator (customers/generate.py) on a tiny run inside the test database."""
+"""The benchmark data generator (customers/devdata/generate.py) on a tiny run, in the test DB."""
 
 import hashlib
 from datetime import date
@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from customers.generate import level_for
+from customers.devdata.tiers import level_for
 from customers.models import Customer, CustomerTag, Order, OrderItem
 from customers.services import customer_create
 

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from crm.encryption import blind_index
 from crm.models import AuditEvent
-from customers.imports import customers as customer_import
+from customers.imports import customer_checks
 from customers.imports.columns import CUSTOMER_ALIASES, ERROR_COLUMN, auto_mapping
 from customers.imports.customers import customers_import
 from customers.imports.reader import ImportFileError
@@ -415,7 +415,7 @@ def test_a_customer_created_during_the_import_is_found_when_it_runs_again(
     phone up: the COPY fails on the unique index, and the import runs again and skips it."""
     existing_phone = bytes(existing.phone_index)
     missed = []
-    owners = customer_import._owners
+    owners = customer_checks.owners
 
     def existing_phone_missed_once(column, keys):
         if existing_phone in keys and not missed:
@@ -423,7 +423,7 @@ def test_a_customer_created_during_the_import_is_found_when_it_runs_again(
             return {}
         return owners(column, keys)
 
-    monkeypatch.setattr(customer_import, "_owners", existing_phone_missed_once)
+    monkeypatch.setattr(customer_checks, "owners", existing_phone_missed_once)
     path = write_csv(
         tmp_path / "c.csv",
         [

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 
 from customers import hooks
 from customers.models import Customer, Order, OrderItem, OrderStatus
-from customers.orders import record_order, refund_order
+from customers.services.orders import record_order, refund_order
 
 ORDERS_URL = "/api/v1/orders"
 

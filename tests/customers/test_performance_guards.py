@@ -86,7 +86,7 @@ def test_tag_filter_reads_customer_tags_by_tag_id(make_customer):
     ],
 )
 def test_list_orderings_walk_an_index(some_customers, ordering, index):
-    from customers.api.filters import order_by_for
+    from customers.filters import order_by_for
 
     query_plan = plan(Customer.objects.order_by(*order_by_for(ordering))[:20])
     assert index in query_plan

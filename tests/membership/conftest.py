@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Customer
-from customers.orders import record_order
+from customers.services.orders import record_order
 from membership.models import MembershipLevel, PointsEntry, PointsPolicy
 from tests.customers.conftest import make_customer  # noqa: F401  (the same fixture here)
 
@@ -28,7 +28,7 @@ def at(day: date, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
 
 @pytest.fixture
 def place_order():
-    """Record an order through customers.orders.record_order, the only writer of the totals."""
+    """Record an order through customers.services.record_order, the only writer of the totals."""
 
     def place(customer, amount, *, placed_at=None, discount="0"):
         return record_order(

@@ -1,5 +1,5 @@
 """The customer page's "Membership" tab, which membership registers in the core's registry of
-customer-page panels (customers.admin_panels): tier, membership, points, the latest ledger
+customer-page panels (customers.panels): tier, membership, points, the latest ledger
 entries and tier changes, links by permission, and a fixed number of queries."""
 
 from datetime import timedelta
@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from customers import admin_panels
+from customers import panels as admin_panels
 from membership.models import MembershipLevel, PointsEntry
 from membership.services.enrollment import enroll
 from membership.services.levels import change_level

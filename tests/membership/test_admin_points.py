@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from crm import admin_base
 from crm.models import AuditEvent
 from customers.models import Customer
-from membership import admin as membership_admin
 from membership.models import LevelChange, PointsEntry, PointsPolicy
 from membership.services.levels import change_level
 from membership.services.points import adjust_points
@@ -97,7 +97,7 @@ def test_ledger_is_refused_without_the_view_permission(client, make_user):
 
 def test_a_large_ledger_is_counted_by_the_planner(client, manager, customer, monkeypatch):
     give(customer, 100)
-    monkeypatch.setattr(membership_admin, "ESTIMATE_ABOVE", 0)
+    monkeypatch.setattr(admin_base, "ESTIMATE_ABOVE", 0)
     client.force_login(manager)
 
     with CaptureQueriesContext(connection) as queries:
@@ -110,7 +110,7 @@ def test_a_large_ledger_is_counted_by_the_planner(client, manager, customer, mon
 
 def test_one_customers_ledger_is_counted_exactly(client, manager, customer, monkeypatch):
     give(customer, 100)
-    monkeypatch.setattr(membership_admin, "ESTIMATE_ABOVE", 0)
+    monkeypatch.setattr(admin_base, "ESTIMATE_ABOVE", 0)
     client.force_login(manager)
 
     with CaptureQueriesContext(connection) as queries:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from customers.orders import record_order
+from customers.services.orders import record_order
 from membership.models import Benefit, BenefitUsage, MembershipLevel
 from membership.services.levels import change_level
 

@@ -9,7 +9,7 @@ from django.urls import resolve
 from django.utils import timezone
 
 from crm.models import AuditEvent
-from customers.orders import record_order
+from customers.services.orders import record_order
 from membership.api.points import CustomerPointsView
 from membership.models import PointsEntry
 from membership.services.points import adjust_points

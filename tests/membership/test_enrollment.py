@@ -8,9 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from crm.audit_actions import AuditAction
 from crm.errors import BusinessError, NotFound
-from crm.models import AuditAction, AuditEvent
+from crm.models import AuditEvent
 from customers.models import Customer, CustomerStatus
+from membership.audit_actions import MembershipAuditAction
 from membership.models import (
     ChangeKind,
     EnrollMethod,
@@ -66,7 +68,7 @@ def test_enrolment_runs_from_today_for_the_duration_with_an_exclusive_end(
         "store BJ001",
         manager,
     )
-    event = AuditEvent.objects.get(action=AuditAction.ENROLL)
+    event = AuditEvent.objects.get(action=MembershipAuditAction.ENROLL)
     assert event.actor == manager
     assert event.summary["level"] == "vip"
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from customers.generate import generate_data
+from customers.devdata.generate import generate_data
 from customers.models import Customer
 from membership.models import PointsEntry, PointsKind
 from membership.services.points import ExpiryResult, expire_points

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from crm.errors import BusinessError
 from crm.models import AuditEvent
 from customers.models import Customer
-from customers.orders import refund_order
+from customers.services.orders import refund_order
 from membership.models import PointsEntry, PointsKind
 from membership.services.points import (
     ExpiryResult,

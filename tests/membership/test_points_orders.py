@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from customers.models import Customer
-from customers.orders import refund_order
+from customers.services.orders import refund_order
 from membership.models import PointsEntry, PointsKind
 from membership.services.orders import on_order_refunded
 from membership.services.points import adjust_points, earn_for_order, redeem_points
@@ -102,7 +102,7 @@ def test_an_order_worth_less_than_a_point_earns_nothing(customer, order, points_
 
 
 def test_a_repeated_order_earns_once(customer, points_policy, django_capture_on_commit_callbacks):
-    from customers.orders import record_order
+    from customers.services.orders import record_order
 
     def send():
         with django_capture_on_commit_callbacks(execute=True):

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from crm.errors import BusinessError
 from customers.models import Customer, Order
-from customers.orders import record_order, refund_order
 from customers.services import customer_create
+from customers.services.orders import record_order, refund_order
 from membership.models import PointsEntry, PointsKind, PointsPolicy
 from membership.services.points import (
     IdempotencyKeyReused,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from crm.i18n import in_default_language
 from customers.models import Customer, CustomerStatus
-from customers.orders import refund_order
+from customers.services.orders import refund_order
 from membership.models import (
     ChangeKind,
     LevelChange,

@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from crm.errors import BusinessError, NotFound
-from crm.models import AuditAction, AuditEvent
+from crm.models import AuditEvent
 from customers.models import Customer
+from membership.audit_actions import MembershipAuditAction
 from membership.models import ChangeKind, LevelChange, NotificationStatus, TierGrace
 from membership.services.levels import change_level
 
@@ -42,7 +43,7 @@ def test_a_manual_change_is_audited(make_customer, manager):
 
     change_level(customer_id=customer.pk, level_code="svip", reason="Owner's friend", actor=manager)
 
-    event = AuditEvent.objects.get(action=AuditAction.LEVEL_CHANGE)
+    event = AuditEvent.objects.get(action=MembershipAuditAction.LEVEL_CHANGE)
     assert (event.actor, event.object_id) == (manager, str(customer.pk))
     assert event.summary == {"from": "regular", "to": "svip", "reason": "Owner's friend"}
 
@@ -67,7 +68,7 @@ def test_the_same_tier_is_refused(make_customer, manager):
 
     assert "levelId" in refused.value.fields
     assert not LevelChange.objects.exists()
-    assert not AuditEvent.objects.filter(action=AuditAction.LEVEL_CHANGE).exists()
+    assert not AuditEvent.objects.filter(action=MembershipAuditAction.LEVEL_CHANGE).exists()
 
 
 @pytest.mark.parametrize("reason", ["", "   "])

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from customers.models import Customer, Order
-from customers.orders import record_order, refund_order
 from customers.services import customer_create
+from customers.services.orders import record_order, refund_order
 from membership.models import LevelChange, Membership, MembershipLevel, TierGrace
 from membership.services.levels import forget_level_choices
 from membership.services.tiers import LIFETIME, Figures, Standing, TierRule, decide, evaluate_levels

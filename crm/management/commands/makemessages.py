@@ -11,7 +11,9 @@ SORTED = ["--sort-output"]
 
 
 class Command(makemessages.Command):
-    msgmerge_options = [*makemessages.Command.msgmerge_options, *SORTED]
+    # A new message starts untranslated, never with the translation of a similar one (msgmerge
+    # would guess, and mark it fuzzy): a wrong guess reads as a finished translation.
+    msgmerge_options = [*makemessages.Command.msgmerge_options, *SORTED, "--no-fuzzy-matching"]
     msguniq_options = [*makemessages.Command.msguniq_options, *SORTED]
     msgattrib_options = [*makemessages.Command.msgattrib_options, *SORTED]
     xgettext_options = [*makemessages.Command.xgettext_options, *SORTED]

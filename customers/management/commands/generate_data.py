@@ -2,13 +2,13 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from customers.generate import TableNotEmpty, generate_data
+from customers.devdata.generate import TableNotEmpty, generate_data
 
 
 class Command(BaseCommand):
     help = (
         "Load generated customers and two years of their orders with COPY, for benchmarks "
-        "(customers/generate.py). Refuses a database that has customers unless --force."
+        "(customers/devdata/generate.py). Refuses a database that has customers unless --force."
     )
 
     def add_arguments(self, parser):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from customers.demo import load_demo_customers
+from customers.devdata.demo import load_demo_customers
 
 
 class Command(BaseCommand):

@@ -1,9 +1,10 @@
-"""The list API's query parameters, shared by the list, batch edit and (later) export."""
+"""Which customers a set of conditions selects: the list API's query parameters (CustomerFilter),
+also the selection of the batch edit, batch enrolment and exports, validated in one place."""
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
-from rest_framework.exceptions import ValidationError
 
 from customers.levels import level_choices
 from customers.models import Customer, CustomerSource, CustomerStatus
@@ -81,21 +82,51 @@ def order_by_for(value: str):
     return [column, "id"]
 
 
+def filter_data(conditions, *, field: str = "filter") -> dict:
+    """The conditions as CustomerFilter reads them (lists joined with commas, empty values left
+    out), validated: a ValidationError keyed `field` for a non-object, an unknown filter or a
+    bad value."""
+    if not isinstance(conditions, dict):
+        raise ValidationError({field: [_("Give the filters as an object.")]})
+    unknown = sorted(set(conditions) - set(CustomerFilter.base_filters))
+    if unknown:
+        message = _("Unknown filter: %(unknown)s. Valid filters: %(valid)s.") % {
+            "unknown": ", ".join(unknown),
+            "valid": ", ".join(CustomerFilter.base_filters),
+        }
+        raise ValidationError({field: [message]})
+    data = {}
+    for key, value in conditions.items():
+        if value is None or value == "" or value == []:
+            continue
+        data[key] = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+    filterset = CustomerFilter(data=data, queryset=Customer.objects.none())
+    if not filterset.is_valid():
+        raise ValidationError(
+            {
+                field: [
+                    _("Filter %(name)s: %(message)s") % {"name": name, "message": message}
+                    for name, messages in filterset.errors.items()
+                    for message in messages
+                ]
+            }
+        )
+    return data
+
+
+def filtered_customers(data: dict, queryset=None):
+    """The customers that `data` (from filter_data) selects, from `queryset` (default: the
+    staff list)."""
+    queryset = customer_list() if queryset is None else queryset
+    return CustomerFilter(data=data, queryset=queryset).qs
+
+
 def batch_selection(conditions: dict):
     """The customers a batch action's filter selects (batch edit, batch enrolment); it must
     name at least one real condition, since an empty one would select everyone."""
-    unknown = set(conditions) - set(CustomerFilter.base_filters)
-    if unknown:
-        raise ValidationError({"filter": [_("Unknown filter: %s.") % ", ".join(sorted(unknown))]})
-    filterset = CustomerFilter(data=conditions, queryset=customer_list())
-    if not filterset.is_valid():
-        raise ValidationError({"filter": filterset.errors})
-    if not any(
-        value not in (None, "", [])
-        for key, value in filterset.form.cleaned_data.items()
-        if key != "ordering"
-    ):
+    data = filter_data(conditions)
+    if not set(data) - {"ordering"}:
         raise ValidationError(
             {"filter": [_("An empty filter would change every customer; give a condition.")]}
         )
-    return filterset.qs
+    return filtered_customers(data)

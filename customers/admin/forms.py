@@ -10,12 +10,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from crm.admin_base import ServiceErrorsForm
 from crm.pii import normalize_phone
 from customers.models import Address, Customer, CustomerStatus, Tag
 from customers.pii_access import shown_email, shown_phone
-
-# Service error keys (API names) -> form field names.
-SERVICE_FIELD_NAMES = {"customerNo": "customer_no"}
+from customers.services.records import UPDATABLE_FIELDS
 
 
 def mask_text(text: str) -> str:
@@ -25,9 +24,10 @@ def mask_text(text: str) -> str:
     return text[:2] + "****" if len(text) > 2 else "*" * len(text)
 
 
-class CustomerAdminForm(forms.ModelForm):
-    """Add and change a customer. The admin sets `actor`, `reveal` and `service_errors` on the
-    class it builds for each request (ModelAdmin.get_form makes a new class every time)."""
+class CustomerAdminForm(ServiceErrorsForm):
+    """Add and change a customer. The admin sets `actor` and `reveal` on the class it builds
+    for each request (ModelAdmin.get_form makes a new class every time); a service's refusal
+    shows on the fields it names (ServiceErrorsForm)."""
 
     phone = forms.CharField(
         label=_("phone"),
@@ -68,22 +68,11 @@ class CustomerAdminForm(forms.ModelForm):
 
     actor = None
     reveal = False
-    service_errors: dict | None = None
 
     class Meta:
         model = Customer
-        fields = [
-            "customer_no",
-            "name",
-            "phone",
-            "email",
-            "gender",
-            "birthday",
-            "avatar",
-            "source",
-            "register_date",
-            "status",
-        ]
+        # What customer_create and customer_update take, and the chosen number of a new one.
+        fields = ["customer_no", *UPDATABLE_FIELDS]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -109,13 +98,6 @@ class CustomerAdminForm(forms.ModelForm):
                 field.widget.attrs["placeholder"] = shown
             field.help_text = _("Hidden for privacy; leave empty to keep the current value.")
 
-    def clean(self):
-        cleaned = super().clean()
-        # Errors the service raised on the previous attempt to save (see CustomerAdmin).
-        for field, messages in (self.service_errors or {}).items():
-            self.add_error(field if field in self.fields else None, messages)
-        return cleaned
-
     def profile_changes(self) -> dict:
         """The changed profile fields, with values as the service takes them."""
         changes = {}
@@ -133,24 +115,6 @@ class CustomerAdminForm(forms.ModelForm):
 
     def tags_changed(self) -> bool:
         return "customer_tags" in self.changed_data
-
-
-def service_errors(error) -> dict:
-    """A service's ValidationError or BusinessError as {form field or None: [messages]}."""
-    if isinstance(error, ValidationError):
-        if hasattr(error, "error_dict"):
-            return {
-                SERVICE_FIELD_NAMES.get(field, field): list(messages)
-                for field, messages in error.message_dict.items()
-            }
-        return {None: error.messages}
-    fields = getattr(error, "fields", None)
-    if fields:
-        return {
-            SERVICE_FIELD_NAMES.get(field, field): [str(m) for m in messages]
-            for field, messages in fields.items()
-        }
-    return {None: [str(getattr(error, "message", error))]}
 
 
 class AddressForm(forms.ModelForm):

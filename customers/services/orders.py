@@ -27,9 +27,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
-from crm.encryption import blind_index
 from crm.errors import BusinessError, violated_constraint
-from crm.pii import normalize_phone, phone_last4
+from crm.pii import phone_last4
 from customers import hooks
 from customers.models import (
     Customer,
@@ -40,7 +39,8 @@ from customers.models import (
     OrderStatus,
     Refund,
 )
-from customers.services import DuplicatePhone, customer_create
+from customers.services.fields import clean_phone
+from customers.services.records import DuplicatePhone, customer_create
 
 SUPPORTED_CURRENCIES = {"CNY"}
 IDEMPOTENCY_CONSTRAINT = "order_source_external_id_unique"
@@ -266,14 +266,12 @@ def _validate(order: Order, items: list[OrderItem]) -> None:
 
 
 def _order_phone(customer_id, customer_data) -> str | None:
+    """The order's phone, normalised here once for the lookup and a new customer alike."""
     if customer_id is not None:
         return None
     if not customer_data or not customer_data.get("phone"):
         raise ValidationError({"customer": [_("Give customer {phone, name} or customerId.")]})
-    try:
-        return normalize_phone(customer_data["phone"])
-    except ValidationError as error:
-        raise ValidationError({"phone": error.messages}) from None
+    return clean_phone(customer_data["phone"])
 
 
 def _find_or_create_customer(*, actor, customer_id, phone, name, channel):
@@ -282,7 +280,7 @@ def _find_or_create_customer(*, actor, customer_id, phone, name, channel):
         if customer is None:
             raise UnknownCustomer()
         return customer, False
-    customer = _by_phone(phone)
+    customer = Customer.objects.by_phone(phone).first()
     if customer is not None:
         return customer, False
     try:
@@ -295,9 +293,5 @@ def _find_or_create_customer(*, actor, customer_id, phone, name, channel):
         )
     except DuplicatePhone:
         # A concurrent order created this customer first (its commit ended our wait).
-        return _by_phone(phone), False
+        return Customer.objects.by_phone(phone).first(), False
     return customer, True
-
-
-def _by_phone(phone: str) -> Customer | None:
-    return Customer.objects.filter(phone_index=blind_index(phone, purpose="phone")).first()

@@ -13,12 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from crm.encryption import blind_index
+from crm.encryption import phone_index
 from crm.pii import normalize_phone
+from customers.devdata.tiers import level_for, points_for
+from customers.devdata.words import GIVEN, MOBILE_PREFIXES, SURNAMES, TAGS
 from customers.models import (
     Address,
     Customer,
-    CustomerLevel,
     CustomerSource,
     CustomerTag,
     Gender,
@@ -29,24 +30,6 @@ from customers.models import (
     Tag,
 )
 
-SURNAMES = (
-    "王王王王王王王王李李李李李李李张张张张张张张刘刘刘刘刘陈陈陈陈杨杨杨黄黄赵赵吴吴周周"
-    "徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
-)
-GIVEN = (
-    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉建国文斌宇浩凯欣怡佳琪"
-    "婷雪梅琳晨阳子涵思雨博文轩嘉豪俊杰晓东海燕春燕志强永刚"
-)
-TAGS = [
-    "美食爱好者",
-    "价格敏感",
-    "追求品质",
-    "家庭聚餐",
-    "商务宴请",
-    "辣味偏好",
-    "素食",
-    "生日客户",
-]
 CITIES = [
     ("北京市", "北京市", "朝阳区"),
     ("上海市", "上海市", "浦东新区"),
@@ -54,12 +37,6 @@ CITIES = [
     ("广东省", "深圳市", "南山区"),
     ("四川省", "成都市", "武侯区"),
     ("浙江省", "杭州市", "西湖区"),
-]
-LEVEL_WEIGHTS = [
-    (CustomerLevel.REGULAR, 70),
-    (CustomerLevel.MEMBER, 18),
-    (CustomerLevel.VIP, 9),
-    (CustomerLevel.SVIP, 3),
 ]
 SEED = 20250120
 MENU = [
@@ -76,9 +53,6 @@ MENU = [
     ("东坡肉", "浙菜", ["甜"], 62),
     ("扬州炒饭", "淮扬菜", [], 26),
 ]
-
-
-MOBILE_PREFIXES = [f"13{d}" for d in range(10)] + ["150", "151", "152", "158", "159", "186", "188"]
 
 
 def demo_phone(rng: random.Random) -> str:
@@ -100,10 +74,10 @@ def load_demo_customers(count: int = 1000) -> int:
     # Demo phones already taken (a previous run, or a customer since re-phoned) are skipped.
     taken = set(
         Customer.objects.filter(
-            phone_index__in=[blind_index(c.phone, purpose="phone") for c, _o in demo]
+            phone_index__in=[phone_index(c.phone) for c, _o in demo]
         ).values_list("phone_index", flat=True)
     )
-    demo = [(c, o) for c, o in demo if blind_index(c.phone, purpose="phone") not in taken]
+    demo = [(c, o) for c, o in demo if phone_index(c.phone) not in taken]
     if not demo:
         return 0
     with transaction.atomic():
@@ -146,8 +120,9 @@ def _attach(order: Order, items: list[OrderItem]) -> list[OrderItem]:
 
 def _demo_customer(rng: random.Random, phone: str, now) -> tuple[Customer, list]:
     """A customer and their orders of the last year; the order totals on the customer are
-    computed from those orders exactly as customers.orders.record_order would have added them."""
-    name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2, 2])))
+    computed from those orders exactly as customers.services.record_order would have added them."""
+    surname = rng.choices([s for s, _w in SURNAMES], [w for _s, w in SURNAMES])[0]
+    name = surname + "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2, 2])))
     created_at = now - timedelta(days=rng.randrange(730), minutes=rng.randrange(1440))
     # Skewed like a restaurant's guests: many come once or twice, a few are regulars.
     order_count = rng.choice([0, 0, 1, 1, 1, 2, 2, 3, 4, 6, 9, 14, 24, 40])
@@ -157,7 +132,7 @@ def _demo_customer(rng: random.Random, phone: str, now) -> tuple[Customer, list]
         key=lambda pair: pair[0].placed_at,
     )
     paid = sum((order.amount - order.discount for order, _items in orders), Decimal("0"))
-    level = rng.choices([lvl for lvl, _w in LEVEL_WEIGHTS], [w for _l, w in LEVEL_WEIGHTS])[0]
+    paid_cents = int(paid * 100)
     customer = Customer(
         name=name,
         phone=phone,
@@ -166,8 +141,8 @@ def _demo_customer(rng: random.Random, phone: str, now) -> tuple[Customer, list]
         birthday=(now - timedelta(days=rng.randrange(18 * 365, 65 * 365))).date()
         if rng.random() < 0.7
         else None,
-        level=level,
-        points=int(paid) if level != CustomerLevel.REGULAR else int(paid) // 2,
+        level=level_for(paid_cents),
+        points=points_for(paid_cents),
         total_spent=paid,
         order_count=len(orders),
         avg_order_value=(paid / len(orders)).quantize(Decimal("0.01")) if orders else 0,

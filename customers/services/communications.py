@@ -143,6 +143,19 @@ def follow_up_mark_done(*, communication: Communication, actor) -> Communication
     return communication
 
 
+def communication_delete(*, communication: Communication, actor) -> None:
+    """Delete a communication record (one recorded on the wrong customer). Audited as
+    "delete"."""
+    with transaction.atomic():
+        record_event(
+            action="delete",
+            actor=actor,
+            obj=communication,
+            summary={"customerId": communication.customer_id},
+        )
+        communication.delete()
+
+
 def can_close(actor, communication: Communication) -> bool:
     """Whether `actor` may mark this follow-up done (see the module docstring)."""
     if actor is None or not actor.is_authenticated:

@@ -11,7 +11,7 @@ How it runs (timings are printed per step):
 1. Customers, one at a time: name, unique mobile, e-mail for some, and the customer's orders
    planned in memory as packed integers (placed_at, customer, basket). The order totals on the
    customer (order_count, total_spent = sum(amount - discount), avg_order_value, first/last order
-   date) are what customers.orders.record_order would have added up; level and points follow them.
+   date) are what customers.services.record_order would have added up; level and points follow them.
 2. Orders and their items, all customers mixed, written in placed_at order as a live system writes
    them. Items come from a table of prebuilt baskets (1-4 dishes), so an order's amount is its
    basket's sum.
@@ -29,10 +29,9 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.utils import timezone
 
-from crm.encryption import blind_index, encrypt
-from crm.pii import phone_last4
+from customers.devdata.tiers import level_for, points_for
+from customers.devdata.words import GIVEN, MOBILE_PREFIXES, SURNAMES, TAGS
 from customers.models import (
-    CustomerLevel,
     CustomerSource,
     Gender,
     OrderChannel,
@@ -40,45 +39,9 @@ from customers.models import (
     Tag,
     customer_number,
 )
-from customers.search import name_grams
+from customers.search import contact_columns, name_grams
 
-# (surname, weight per thousand people), after the 2020 census ranking; the rest share the tail.
-SURNAMES = [
-    ("王", 74), ("李", 72), ("张", 69), ("刘", 54), ("陈", 46), ("杨", 32), ("黄", 24), ("赵", 23),
-    ("吴", 21), ("周", 21), ("徐", 17), ("孙", 15), ("马", 15), ("朱", 14), ("胡", 13), ("郭", 12),
-    ("何", 12), ("林", 11), ("高", 11), ("罗", 11), ("郑", 10), ("梁", 10), ("谢", 8), ("宋", 8),
-    ("唐", 8), ("许", 7), ("韩", 7), ("邓", 7), ("冯", 7), ("曹", 6), ("彭", 6), ("曾", 6),
-    ("肖", 6), ("田", 5), ("董", 5), ("潘", 5), ("袁", 5), ("蔡", 5), ("蒋", 5), ("余", 5),
-    ("于", 5), ("杜", 4), ("叶", 4), ("程", 4), ("魏", 4), ("苏", 4), ("吕", 4), ("丁", 4),
-    ("任", 4), ("卢", 3), ("姚", 3), ("沈", 3), ("钟", 3), ("姜", 3), ("崔", 3), ("谭", 3),
-    ("陆", 3), ("范", 3), ("汪", 3), ("廖", 3), ("石", 3), ("金", 3), ("韦", 3), ("贾", 3),
-    ("夏", 2), ("付", 2), ("方", 2), ("邹", 2), ("熊", 2), ("白", 2), ("孟", 2), ("秦", 2),
-    ("邱", 2), ("侯", 2), ("江", 2), ("尹", 2), ("薛", 2), ("闫", 2), ("段", 2), ("雷", 2),
-    ("龙", 2), ("黎", 2), ("史", 2), ("陶", 2), ("贺", 2), ("毛", 2), ("郝", 2), ("顾", 2),
-    ("龚", 2), ("邵", 2), ("万", 2), ("覃", 1), ("武", 1), ("钱", 1), ("戴", 1), ("严", 1),
-    ("莫", 1), ("孔", 1), ("向", 1), ("常", 1),
-]  # fmt: skip
-# Common given-name characters; the first ones are drawn more often (see _given).
-GIVEN = (
-    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉建国文斌宇浩凯欣怡佳琪婷雪梅"
-    "琳晨阳子涵思雨博轩嘉豪俊晓东海燕春志永亮健波宁慧颖倩彬飞峰龙林云丹凤洁清晶莉蓉娇嫣瑶璐"
-    "悦欢可心妍诗梦雅晴然安乐康宏斌哲睿泽浩宸逸航奕铭昊天翔鑫磊瑞祥福贵荣成德正義忠信礼仁智"
-    "秋冬霖霏露霜月星辰光耀华金银珠宝玲珊琴瑜璇莹滢淑贤惠娴静雯妮婕媛媚娅姗婉琼瑾璟瑗芝芸"
-    "芬芹苗茜茹荷莲菲萌蕾薇蓓兰桃杏梓楠桐彤欣嘉佳新鸿鹤鹏凯旭昕晟晖智勇毅刚峻岩松柏杨桦"
-    "立文武斌军兵国民建华家庆喜春生长寿永利平安和顺发达祖宗海江河湖泉涛波浪洪涌"
-)
 EMAIL_DOMAINS = ["qq.com", "163.com", "126.com", "gmail.com", "sina.com", "outlook.com"]
-MOBILE_PREFIXES = [f"13{d}" for d in range(10)] + ["150", "151", "152", "158", "159", "186", "188"]
-TAGS = [
-    "美食爱好者",
-    "价格敏感",
-    "追求品质",
-    "家庭聚餐",
-    "商务宴请",
-    "辣味偏好",
-    "素食",
-    "生日客户",
-]
 MENU = [
     ("宫保鸡丁", "川菜", "{辣}", 4800),
     ("水煮鱼", "川菜", "{麻辣}", 8800),
@@ -124,16 +87,6 @@ PAYMENTS = [
     (PaymentMethod.OTHER, 1),
 ]
 MEAL_HOURS = [11, 11, 12, 12, 12, 13, 14, 17, 18, 18, 18, 19, 19, 20, 21]
-# The generator's stand-in for the membership rules, which the core cannot import: level by
-# total spent (yuan, highest first) and one point per yuan spent. `manage.py membership_backfill`
-# then gives each customer an opening points lot and the tier the real rules give (make bench
-# runs it after generating).
-LEVEL_THRESHOLDS = [
-    (20000, CustomerLevel.SVIP),
-    (5000, CustomerLevel.VIP),
-    (1000, CustomerLevel.MEMBER),
-    (0, CustomerLevel.REGULAR),
-]
 ORDER_SOURCE = "generated"
 ORDER_SPAN_DAYS = 730
 CUSTOMER_SPAN_DAYS = 1095
@@ -159,13 +112,6 @@ class GenerateResult:
     orders: int
     items: int
     timings: dict
-
-
-def level_for(total_spent_cents: int) -> str:
-    for threshold, level in LEVEL_THRESHOLDS:
-        if total_spent_cents >= threshold * 100:
-            return level
-    return CustomerLevel.REGULAR
 
 
 def generate_data(
@@ -444,16 +390,12 @@ class _Generator:
                 customer_number(first_no + index),
                 name,
                 name_grams(name),
-                encrypt(phone),
-                blind_index(phone, purpose="phone"),
-                phone_last4(phone),
-                encrypt(email) if email else None,
-                blind_index(email, purpose="email") if email else None,
+                *contact_columns(phone, email),
                 rng.choice(genders),
                 birthday,
                 "",
                 level_for(total),
-                total // 100,
+                points_for(total),
                 _money(total),
                 count,
                 _money((2 * total + count) // (2 * count)) if count else "0.00",

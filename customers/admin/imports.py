@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from crm.encryption import blind_index
+from crm.encryption import phone_index
 from crm.pii import normalize_phone
 from customers.imports.columns import (
     CUSTOMER_ALIASES,
@@ -266,7 +266,7 @@ def _preview(file_path, name, form) -> dict:
 
 def _phone_index(raw):
     try:
-        return blind_index(normalize_phone(raw), purpose="phone")
+        return phone_index(normalize_phone(raw))
     except ValidationError:
         return None
 

@@ -1,9 +1,9 @@
 """Extra tabs on the admin customer page, contributed by other apps.
 
-The customer page (customers/admin.py, templates/admin/customers/customer/change_form.html) shows
-what the core owns. What another app owns (membership's tier and points, later the portrait) it
-shows through this registry, because the core never imports those apps (DESIGN.md). An app
-registers its panel once, for example from its admin module:
+The customer page (customers/admin/customer.py, templates/admin/customers/customer/
+change_form.html) shows what the core owns. What another app owns (membership's tier and points,
+later the portrait) it shows through this registry, because the core never imports those apps
+(DESIGN.md). An app registers its panel once, from its AppConfig.ready:
 
     register_customer_panel(
         key="membership",

@@ -1,0 +1,11 @@
+"""What the membership app records in the audit trail beyond create/update/delete; registered
+with the kernel in MembershipConfig.ready (crm.audit_actions)."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class MembershipAuditAction(models.TextChoices):
+    POINTS_ADJUST = "points_adjust", _("Points adjustment")
+    LEVEL_CHANGE = "level_change", _("Tier change")
+    ENROLL = "enroll", _("Membership enrolment")
