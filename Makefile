@@ -21,6 +21,7 @@ export UV_FROZEN := 1
 help:
 	@echo "make run       set up, migrate, load demo data, print the admin login, serve http://$(RUN_ADDR)"
 	@echo "make test      run the whole test suite (pytest), ARGS=... passes options to pytest"
+	@echo "make fuzz      schemathesis over the whole API against a live test server (docs/api.md)"
 	@echo "make lint      ruff check and ruff format --check"
 	@echo "make format    ruff check --fix and ruff format"
 	@echo "make messages  update locale/zh_Hans from the code's strings and compile it"
@@ -63,6 +64,13 @@ run: install
 test: install
 	@echo "==> Running the test suite"
 	env -u DJANGO_SETTINGS_MODULE "$(UV)" run pytest $(ARGS)
+
+# The API's contract under generated input (docs/api.md): tests/test_api_fuzz.py, which `make test`
+# leaves out (`-m 'not fuzz'` in pyproject.toml); -rP shows schemathesis' summary when it passes.
+.PHONY: fuzz
+fuzz: install
+	@echo "==> Fuzzing the API with schemathesis"
+	env -u DJANGO_SETTINGS_MODULE "$(UV)" run pytest -m fuzz -rP --show-capture=stdout -p no:logging tests/test_api_fuzz.py $(ARGS)
 
 # The benchmark (bench/README.md): its own database (BENCH_DATABASE_URL, default crm_bench on
 # 127.0.0.1:5432), generated when empty (BENCH_CUSTOMERS / BENCH_ORDERS, default 1M / 10M).

@@ -14,6 +14,7 @@ class CrmConfig(AppConfig):
         from django.db.models.signals import m2m_changed, post_migrate, post_save, pre_save
 
         from crm import admin_site, checks, signals  # noqa: F401 (checks registers itself)
+        from crm.api import schema  # noqa: F401 (registers its drf-spectacular extension)
 
         admin_site.install(admin.site)
 

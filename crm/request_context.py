@@ -1,5 +1,9 @@
-"""The current request's actor and client IP, for audit events written deep inside services."""
+"""The current request's actor, client IP and id, for audit events written deep inside services
+and for the log lines it causes."""
 
+import logging
+import re
+import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -9,10 +13,16 @@ from django.conf import settings
 _current: ContextVar["RequestContext | None"] = ContextVar("crm_request_context", default=None)
 
 
+# A request id given by a proxy in front is kept when it looks like one; else we make one.
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
 @dataclass(frozen=True)
 class RequestContext:
     ip: str | None
     request: object
+    request_id: str
     after_view: list[Callable[[], object]] = field(default_factory=list)
 
 
@@ -22,6 +32,25 @@ def client_ip(request) -> str | None:
     if settings.TRUST_X_REAL_IP and request.META.get("HTTP_X_REAL_IP"):
         return request.META["HTTP_X_REAL_IP"]
     return request.META.get("REMOTE_ADDR")
+
+
+def request_id_of(request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def current_request_id() -> str | None:
+    context = _current.get()
+    return context.request_id if context else None
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request's id on every log record (`-` outside a request), so that the
+    line of a server error can be found from the id its response showed the client."""
+
+    def filter(self, record):
+        record.request_id = current_request_id() or "-"
+        return True
 
 
 def current_ip() -> str | None:
@@ -50,12 +79,15 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        context = RequestContext(ip=client_ip(request), request=request)
+        context = RequestContext(
+            ip=client_ip(request), request=request, request_id=request_id_of(request)
+        )
         token = _current.set(context)
         try:
             response = self.get_response(request)
             for callback in context.after_view:
                 callback()
+            response[REQUEST_ID_HEADER] = context.request_id
             return response
         finally:
             _current.reset(token)

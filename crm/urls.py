@@ -12,6 +12,9 @@ api_v1 = [
     path("", include("crm.api.urls")),
 ]
 
+handler404 = "crm.api.errors.not_found"
+handler500 = "crm.api.errors.server_error"
+
 urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("i18n/", include("django.conf.urls.i18n")),

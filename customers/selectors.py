@@ -118,7 +118,8 @@ def customer_history_entries(records: list, *, older, reveal: bool) -> list[dict
     shown = {"phone": shown_phone, "email": shown_email}
     tags_at = _tags_at([*records, *([older] if older else [])])
     entries = []
-    for record, previous in zip(records, [*records[1:], older], strict=True):
+    previous_records = [*records[1:], older] if records else []
+    for record, previous in zip(records, previous_records, strict=True):
         changes = []
         if previous is not None:
             delta = record.diff_against(previous, excluded_fields=["tags"])

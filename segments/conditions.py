@@ -3,13 +3,15 @@ condition fields of the latest RFM run's tier and class (customers.conditions), 
 list's `segment` filter (customers.filters)."""
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
+from crm.api.inputs import BIGINT_MAX
 from customers.conditions import ConditionField, Kind
 from customers.conditions.fields import column_q
-from segments.models import RfmClass, RfmScore, Segment, SegmentMember
+from segments.models import MAX_TIERS, RfmClass, RfmScore, Segment, SegmentMember
 from segments.services.rfm import latest_run
 
 
@@ -28,7 +30,13 @@ def _latest_score(column: str):
 
 RFM_FIELDS = [
     ConditionField(
-        "rfmTier", _("RFM tier (latest run)"), Kind.NUMBER, _latest_score("tier"), group="rfm"
+        "rfmTier",
+        _("RFM tier (latest run)"),
+        Kind.NUMBER,
+        _latest_score("tier"),
+        group="rfm",
+        low=1,
+        high=MAX_TIERS,
     ),
     ConditionField(
         "rfmClass",
@@ -48,10 +56,15 @@ def _in_segment(queryset, name, value):
     return queryset.filter(Exists(members))
 
 
+class IdFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
 def segment_filter() -> django_filters.Filter:
     """`segment=<id>` on the customer list: the segment's members as of its last refresh."""
-    return django_filters.NumberFilter(
+    return IdFilter(
         method=_in_segment,
         min_value=1,
+        max_value=BIGINT_MAX,
         label=_("Segment id: its customers as of the last refresh"),
     )

@@ -96,19 +96,36 @@ class PagePagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view):
-        def param(name, kind, description):
+        def param(name, schema, description):
             return {
                 "name": name,
                 "required": False,
                 "in": "query",
                 "description": description,
-                "schema": {"type": kind},
+                "schema": schema,
             }
 
         return [
-            param("page", "integer", "Page number, from 1."),
-            param("limit", "integer", f"Items per page, 1 to {self.max_limit}."),
-            param("cursor", "string", "Keyset cursor from pagination.nextCursor; replaces page."),
+            param(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": self.max_page, "default": 1},
+                "Page number, from 1.",
+            ),
+            param(
+                "limit",
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_limit,
+                    "default": self.default_limit,
+                },
+                f"Items per page, 1 to {self.max_limit}.",
+            ),
+            param(
+                "cursor",
+                {"type": "string"},
+                "Keyset cursor from pagination.nextCursor; replaces page.",
+            ),
         ]
 
 
@@ -132,7 +149,7 @@ def planner_estimate(queryset) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def _positive_int(params, name, default, maximum=None):
+def _positive_int(params, name, default, *, maximum):
     raw = params.get(name)
     if raw in (None, ""):
         return default
@@ -140,9 +157,9 @@ def _positive_int(params, name, default, maximum=None):
         value = int(raw)
     except ValueError:
         value = 0
-    if value < 1 or (maximum and value > maximum):
-        limit = f" {_('and at most')} {maximum}" if maximum else ""
-        raise ValidationError({name: [_("Must be a whole number from 1") + limit + "."]})
+    if not 1 <= value <= maximum:
+        message = _("Must be a whole number from 1 to %(maximum)s.") % {"maximum": maximum}
+        raise ValidationError({name: [message]})
     return value
 
 

@@ -1,7 +1,11 @@
 """The kernel's endpoints: the audit trail, for managers."""
 
+from datetime import UTC
+
 import django_filters
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import ListAPIView
@@ -13,6 +17,24 @@ from crm.models import AuditEvent
 from crm.permissions import HasPerms
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """Python takes UTC offsets up to ±23:59, PostgreSQL only to ±15:59: the moment is passed on
+    in UTC, so that any offset Python parses is one the database takes."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class AuditEventFilter(django_filters.FilterSet):
     # Each filter is an equality (or a range on created_at) that one of AuditEvent's indexes serves.
     action = django_filters.ChoiceFilter(choices=audit_action_choices, label=_("Action"))
@@ -21,10 +43,10 @@ class AuditEventFilter(django_filters.FilterSet):
         field_name="object_type", label=_("Object type, e.g. customers.customer")
     )
     objectId = django_filters.CharFilter(field_name="object_id", label=_("Object id"))
-    since = django_filters.IsoDateTimeFilter(
+    since = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label=_("At or after (ISO 8601)")
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="lt", label=_("Before (ISO 8601)")
     )
 

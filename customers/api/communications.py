@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.api.inputs import InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms, permissions_by_method
 from customers.models import Communication, CommunicationChannel, Customer, Order
@@ -21,7 +22,7 @@ from customers.services import communications
 API_FIELDS = {"order": "orderId", "follow_up_at": "followUpAt"}
 
 
-class CommunicationInputSerializer(serializers.Serializer):
+class CommunicationInputSerializer(InputSerializer):
     channel = serializers.ChoiceField(choices=CommunicationChannel.choices)
     content = serializers.CharField(max_length=5000)
     result = serializers.CharField(max_length=2000)

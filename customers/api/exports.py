@@ -15,6 +15,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from crm.api.inputs import InputSerializer
 from crm.api.pagination import PagePagination
 from crm.audit import record_event
 from crm.permissions import HasPerms
@@ -27,7 +28,7 @@ from customers.pii_access import RevealContext, can_reveal, record_reveal
 from customers.selectors import customer_detail
 
 
-class ExportInputSerializer(serializers.Serializer):
+class ExportInputSerializer(InputSerializer):
     format = serializers.ChoiceField(choices=ExportFormat.choices)
     fields = serializers.ListField(
         child=serializers.CharField(),

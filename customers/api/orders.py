@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.api.inputs import INTEGER_MAX, InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms
 from crm.pii import normalize_phone
@@ -20,7 +21,7 @@ from customers.services import orders
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
-class OrderCustomerInputSerializer(serializers.Serializer):
+class OrderCustomerInputSerializer(InputSerializer):
     phone = serializers.CharField(max_length=32)
     name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
@@ -31,17 +32,17 @@ class OrderCustomerInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(error.messages) from None
 
 
-class OrderItemSerializer(serializers.Serializer):
+class OrderItemSerializer(InputSerializer):
     dish = serializers.CharField(max_length=100)
     category = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     tastes = serializers.ListField(
         child=serializers.CharField(max_length=20), required=False, default=list
     )
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=INTEGER_MAX)
     price = serializers.DecimalField(**MONEY, min_value=0, coerce_to_string=False)
 
 
-class OrderInputSerializer(serializers.Serializer):
+class OrderInputSerializer(InputSerializer):
     externalId = serializers.CharField(max_length=64)
     source = serializers.CharField(max_length=32)
     storeId = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
@@ -57,7 +58,9 @@ class OrderInputSerializer(serializers.Serializer):
     currency = serializers.CharField(
         max_length=3, required=False, default="CNY", help_text="Only CNY is accepted for now."
     )
-    pointsUsed = serializers.IntegerField(min_value=0, required=False, default=0)
+    pointsUsed = serializers.IntegerField(
+        min_value=0, max_value=INTEGER_MAX, required=False, default=0
+    )
     items = OrderItemSerializer(many=True, allow_empty=False)
 
     def validate(self, attrs):
@@ -74,7 +77,7 @@ class OrderRecordedSerializer(serializers.Serializer):
     customerCreated = serializers.BooleanField()
 
 
-class RefundInputSerializer(serializers.Serializer):
+class RefundInputSerializer(InputSerializer):
     amount = serializers.DecimalField(**MONEY, min_value=0)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 

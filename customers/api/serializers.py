@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from crm.api.inputs import InputSerializer
 from customers.api.communications import CommunicationSerializer
 from customers.api.orders import OrderSerializer
 from customers.models import CustomerSource, CustomerStatus, Gender
@@ -30,7 +31,7 @@ class CustomerListItemSerializer(RevealMixin, serializers.Serializer):
     points = serializers.IntegerField()
     totalSpent = serializers.DecimalField(source="total_spent", max_digits=14, decimal_places=2)
     orderCount = serializers.IntegerField(source="order_count")
-    lastOrderDate = serializers.DateTimeField(source="last_order_date")
+    lastOrderDate = serializers.DateTimeField(source="last_order_date", allow_null=True)
     registerDate = serializers.DateField(source="register_date")
     status = serializers.CharField()
     source = serializers.CharField()
@@ -47,7 +48,7 @@ class CustomerListItemSerializer(RevealMixin, serializers.Serializer):
         return [tag.name for tag in obj.tags.all()]
 
 
-class AddressSerializer(RevealMixin, serializers.Serializer):
+class AddressSerializer(RevealMixin, InputSerializer):
     id = serializers.CharField(read_only=True)
     label = serializers.CharField(max_length=20, required=False, allow_blank=True)
     recipient = serializers.CharField(max_length=64, required=False, allow_blank=True)
@@ -69,7 +70,7 @@ class AddressSerializer(RevealMixin, serializers.Serializer):
         return data
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(InputSerializer):
     id = serializers.CharField(read_only=True)
     body = serializers.CharField(max_length=2000)
     author = serializers.CharField(source="author.username", default=None, read_only=True)
@@ -81,7 +82,7 @@ class ProfileSerializer(RevealMixin, serializers.Serializer):
     phone = serializers.SerializerMethodField()
     email = serializers.SerializerMethodField()
     gender = serializers.CharField()
-    birthday = serializers.DateField()
+    birthday = serializers.DateField(allow_null=True)
     avatar = serializers.CharField()
 
     def get_phone(self, obj) -> str | None:
@@ -98,8 +99,8 @@ class StatsSerializer(serializers.Serializer):
         source="avg_order_value", max_digits=12, decimal_places=2
     )
     points = serializers.IntegerField()
-    firstOrderDate = serializers.DateTimeField(source="first_order_date")
-    lastOrderDate = serializers.DateTimeField(source="last_order_date")
+    firstOrderDate = serializers.DateTimeField(source="first_order_date", allow_null=True)
+    lastOrderDate = serializers.DateTimeField(source="last_order_date", allow_null=True)
 
 
 class CustomerDetailSerializer(serializers.Serializer):
@@ -134,11 +135,11 @@ class CustomerDetailSerializer(serializers.Serializer):
         return data
 
 
-class VerificationSerializer(serializers.Serializer):
+class VerificationSerializer(InputSerializer):
     password = serializers.CharField(write_only=True, trim_whitespace=False)
 
 
-class CustomerInputSerializer(serializers.Serializer):
+class CustomerInputSerializer(InputSerializer):
     """POST and PUT bodies (PUT replaces the profile; PATCH sends only what changes)."""
 
     name = serializers.CharField(max_length=64)
@@ -156,7 +157,7 @@ class CustomerInputSerializer(serializers.Serializer):
 class CustomerCreateSerializer(CustomerInputSerializer):
     customerNo = serializers.CharField(max_length=32, required=False)
     addresses = AddressSerializer(many=True, required=False)
-    note = serializers.CharField(required=False, allow_blank=True)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
 class CustomerUpdateSerializer(CustomerInputSerializer):
@@ -175,12 +176,12 @@ class CustomerUpdatedSerializer(serializers.Serializer):
     updatedAt = serializers.DateTimeField(source="updated_at")
 
 
-class BatchUpdateSetSerializer(serializers.Serializer):
+class BatchUpdateSetSerializer(InputSerializer):
     status = serializers.ChoiceField(choices=CustomerStatus.choices, required=False)
     source = serializers.ChoiceField(choices=CustomerSource.choices, required=False)
 
 
-class BatchUpdateSerializer(serializers.Serializer):
+class BatchUpdateSerializer(InputSerializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
     )
@@ -207,7 +208,7 @@ class BatchUpdatedSerializer(serializers.Serializer):
     matched = serializers.IntegerField()
 
 
-class EraseSerializer(serializers.Serializer):
+class EraseSerializer(InputSerializer):
     reason = serializers.CharField(max_length=500)
 
 

@@ -34,6 +34,11 @@ MAX_DAYS = 36_500
 MAX_NUMBER = 2_147_483_647
 MAX_MONEY = Decimal("999999999999.99")
 MAX_TEXT = 100
+# Dates a condition may name: far beyond any customer's, yet clear of the ends of Python's
+# calendar, where a day's midnight in the site's time zone cannot be computed.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+MAX_AGE = 150
 
 
 class Kind(StrEnum):
@@ -75,6 +80,9 @@ class ConditionField:
     # For choice fields: () -> [(value, label)], read when used (tiers change in the admin).
     choices: Callable[[], list[tuple[str, str]]] | None = None
     group: str = "profile"
+    # For number fields: the values that make sense (an age of 200 years does not).
+    low: int = -MAX_NUMBER
+    high: int = MAX_NUMBER
 
     @property
     def operators(self) -> tuple[str, ...]:
@@ -101,7 +109,7 @@ class ConditionField:
 
     def _one(self, value):
         if self.kind == Kind.NUMBER:
-            return _whole_number(value, -MAX_NUMBER, MAX_NUMBER)
+            return _whole_number(value, self.low, self.high)
         if self.kind == Kind.MONTH:
             return _whole_number(value, 1, 12)
         if self.kind == Kind.MONEY:
@@ -136,9 +144,14 @@ def _money(value) -> Decimal:
 
 def _date(value) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except (TypeError, ValueError):
         raise BadValue(_("Give a date as YYYY-MM-DD, such as 2025-01-31.")) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadValue(
+            _("Give a date from %(first)s to %(last)s.") % {"first": FIRST_DAY, "last": LAST_DAY}
+        )
+    return day
 
 
 def _text(value) -> str:
@@ -310,7 +323,7 @@ CORE_FIELDS = [
     ConditionField(
         "gender", gettext_lazy("Gender"), Kind.CHOICE, column_q("gender"), _choices(Gender.choices)
     ),
-    ConditionField("age", gettext_lazy("Age"), Kind.NUMBER, age_q),
+    ConditionField("age", gettext_lazy("Age"), Kind.NUMBER, age_q, low=0, high=MAX_AGE),
     ConditionField("birthdayMonth", gettext_lazy("Birthday month"), Kind.MONTH, month_q),
     ConditionField("city", gettext_lazy("City (default address)"), Kind.TEXT, city_q),
     ConditionField(
@@ -331,6 +344,7 @@ CORE_FIELDS = [
         Kind.NUMBER,
         column_q("order_count"),
         group="consumption",
+        low=0,
     ),
     ConditionField(
         "avgOrderValue",
@@ -347,7 +361,12 @@ CORE_FIELDS = [
         group="consumption",
     ),
     ConditionField(
-        "points", gettext_lazy("Points"), Kind.NUMBER, column_q("points"), group="consumption"
+        "points",
+        gettext_lazy("Points"),
+        Kind.NUMBER,
+        column_q("points"),
+        group="consumption",
+        low=0,
     ),
 ]
 

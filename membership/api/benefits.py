@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.api.inputs import InputSerializer
 from crm.permissions import HasPerms
 from customers.models import Order
 from membership.api.inputs import customer_named, referenced, valid_body
@@ -40,7 +41,7 @@ class AppliedBenefitsSerializer(serializers.Serializer):
     )
 
 
-class BenefitUseInputSerializer(serializers.Serializer):
+class BenefitUseInputSerializer(InputSerializer):
     customerId = serializers.IntegerField(min_value=1)
     orderId = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     value = serializers.DecimalField(

@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.api.inputs import InputSerializer
 from crm.errors import Conflict, NotFound
 from crm.permissions import HasPerms
 from customers.filters import batch_selection
@@ -21,7 +22,7 @@ from membership.services.levels import change_level
 NO_TIER = _("No tier with this id.")
 
 
-class EnrolmentTermsSerializer(serializers.Serializer):
+class EnrolmentTermsSerializer(InputSerializer):
     levelId = serializers.IntegerField(min_value=1)
     duration = serializers.IntegerField(
         help_text=f"Days, 1 to {enrollment.MAX_DURATION_DAYS}; the membership starts today."
@@ -97,11 +98,11 @@ class MembershipSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
 
 
-class CancelInputSerializer(serializers.Serializer):
+class CancelInputSerializer(InputSerializer):
     reason = serializers.CharField(max_length=500)
 
 
-class LevelChangeInputSerializer(serializers.Serializer):
+class LevelChangeInputSerializer(InputSerializer):
     customerId = serializers.IntegerField(min_value=1)
     levelId = serializers.IntegerField(min_value=1)
     reason = serializers.CharField(max_length=500)

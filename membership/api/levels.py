@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.api.inputs import InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import ModelPermissions
 from membership.api.inputs import apply_body
@@ -37,7 +38,9 @@ def _threshold(source: str, help_text: str, *, money: bool = False) -> serialize
     )
 
 
-class UpgradeConditionSerializer(serializers.Serializer):
+class UpgradeConditionSerializer(InputSerializer):
+    checked_by_model = MembershipLevel
+
     amount = _threshold("min_spent", "Spend within the window; null: not a condition.", money=True)
     orders = _threshold("min_orders", "Orders within the window; null: not a condition.")
     points = _threshold("min_points", "Current points balance; null: not a condition.")
@@ -55,7 +58,9 @@ class UpgradeConditionSerializer(serializers.Serializer):
     )
 
 
-class RetentionSerializer(serializers.Serializer):
+class RetentionSerializer(InputSerializer):
+    checked_by_model = MembershipLevel
+
     amount = _threshold(
         "retain_min_spent",
         "Spend within the window that keeps the tier; amount and orders both null: the "
@@ -103,9 +108,11 @@ class LevelSerializer(serializers.Serializer):
         return [benefit.display_description for benefit in level.benefits_now]
 
 
-class LevelInputSerializer(serializers.Serializer):
+class LevelInputSerializer(InputSerializer):
     """POST and PUT bodies (PUT needs code, name and sortOrder; other fields left out keep their
     stored values); PATCH sends only what changes. The icon is uploaded in the admin."""
+
+    checked_by_model = MembershipLevel
 
     code = serializers.CharField(max_length=16)
     name = serializers.CharField(max_length=50)
@@ -141,7 +148,9 @@ class LevelBenefitSerializer(BenefitSerializer):
     sortOrder = serializers.IntegerField(source="sort_order")
 
 
-class BenefitInputSerializer(serializers.Serializer):
+class BenefitInputSerializer(InputSerializer):
+    checked_by_model = Benefit
+
     type = serializers.ChoiceField(source="kind", choices=BenefitKind.choices)
     value = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
     description = serializers.CharField(max_length=200)

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.api.inputs import InputSerializer
 from crm.api.pagination import PagePagination
 from crm.errors import NotFound
 from crm.permissions import HasPerms
@@ -31,7 +32,7 @@ from membership.services import points
 MAX_POINTS = 100_000_000
 
 
-class AdjustInputSerializer(serializers.Serializer):
+class AdjustInputSerializer(InputSerializer):
     customerId = serializers.IntegerField(min_value=1)
     adjustment = serializers.IntegerField(
         min_value=-MAX_POINTS,
@@ -46,7 +47,7 @@ class AdjustedSerializer(serializers.Serializer):
     adjustment = serializers.IntegerField()
 
 
-class RedeemInputSerializer(serializers.Serializer):
+class RedeemInputSerializer(InputSerializer):
     customerId = serializers.IntegerField(min_value=1)
     points = serializers.IntegerField(max_value=MAX_POINTS)
     orderId = serializers.IntegerField(min_value=1, required=False, allow_null=True)

@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
+from crm.api.inputs import InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms, permissions_by_method
 from segments.models import MAX_TIERS, MAX_WEIGHT, MIN_TIERS, RfmClass, RfmRun, RfmScore
@@ -26,13 +27,13 @@ def weight_field():
     )
 
 
-class WeightsSerializer(serializers.Serializer):
+class WeightsSerializer(InputSerializer):
     r = weight_field()
     f = weight_field()
     m = weight_field()
 
 
-class RfmRunInputSerializer(serializers.Serializer):
+class RfmRunInputSerializer(InputSerializer):
     start = serializers.DateField(help_text="First day of the range (required).")
     end = serializers.DateField(help_text="Last day of the range, included (required).")
     tiers = serializers.IntegerField(min_value=MIN_TIERS, max_value=MAX_TIERS, default=5)

@@ -16,6 +16,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.api.inputs import BIGINT_MAX, InputSerializer
 from crm.api.pagination import PagePagination
 from crm.errors import NotFound
 from crm.permissions import HasPerms, permissions_by_method
@@ -33,7 +34,7 @@ CONDITION_HELP = (
 )
 
 
-class SegmentInputSerializer(serializers.Serializer):
+class SegmentInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
     condition = serializers.JSONField(help_text=CONDITION_HELP)
@@ -80,7 +81,7 @@ class MemberSerializer(serializers.Serializer):
         return shown_phone(customer.phone, reveal=self.context.get("reveal", False))
 
 
-class PreviewInputSerializer(serializers.Serializer):
+class PreviewInputSerializer(InputSerializer):
     condition = serializers.JSONField(help_text=CONDITION_HELP)
     scopeId = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
@@ -282,11 +283,10 @@ class SegmentAnalysisView(GenericAPIView):
         segment = get_object_or_404(Segment, pk=pk)
         compare_with = request.query_params.get("compareWith") or None
         if compare_with not in (None, "all"):
-            try:
-                compare_with = get_object_or_404(Segment, pk=int(compare_with))
-            except ValueError:
+            if not compare_with.isdigit() or not 0 < int(compare_with) <= BIGINT_MAX:
                 message = _("Give a segment id or all.")
-                raise serializers.ValidationError({"compareWith": [message]}) from None
+                raise serializers.ValidationError({"compareWith": [message]})
+            compare_with = get_object_or_404(Segment, pk=int(compare_with))
         return Response(segment_analysis(segment, compare_with=compare_with))
 
 

@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.api.pagination import planner_estimate
 from crm.errors import BusinessError
 from crm.jobs import job_run
+from customers.conditions.fields import FIRST_DAY
 from customers.models import Customer, Order
 from segments.models import MAX_TIERS, MAX_WEIGHT, MIN_TIERS, RfmClass, RfmRun
 
@@ -64,13 +65,16 @@ EQUAL_WEIGHTS = Weights()
 
 def check_rfm_parameters(*, start: date, end: date, tiers: int, weights: Weights) -> None:
     """Raises InvalidRfmParameters (fields: start, end, tiers, weights) for a range that ends
-    before it starts or starts in the future, a tier count outside 3..10, or weights outside
-    0..100 that are all 0."""
+    before it starts or after today or starts before 1900, a tier count outside 3..10, or
+    weights outside 0..100 or all 0."""
     errors = {}
+    today = timezone.localdate()
     if end < start:
         errors["end"] = [_("The range ends before it starts; choose an end on or after the start.")]
-    elif start > timezone.localdate():
-        errors["start"] = [_("The range starts in the future; it must hold past orders.")]
+    elif end > today:
+        errors["end"] = [_("The range ends in the future; end it today at the latest.")]
+    if start < FIRST_DAY:
+        errors["start"] = [_("Start the range on %(first)s or later.") % {"first": FIRST_DAY}]
     if not MIN_TIERS <= tiers <= MAX_TIERS:
         errors["tiers"] = [
             _("Choose from %(min)d to %(max)d tiers.") % {"min": MIN_TIERS, "max": MAX_TIERS}

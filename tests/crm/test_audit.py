@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.http import HttpResponse
 from django.test import RequestFactory
 
 from crm.audit import record_event
@@ -34,7 +35,7 @@ def test_record_event_takes_type_id_and_repr_from_the_object(make_user):
 def test_record_event_takes_the_ip_of_the_current_request():
     def view(request):
         record_event(action="export", object_type="customers.customer")
-        return None
+        return HttpResponse()
 
     request = RequestFactory().get("/", REMOTE_ADDR="192.0.2.10")
     RequestContextMiddleware(view)(request)

@@ -307,6 +307,8 @@ def test_a_condition_compiles_to_one_query(population, django_assert_num_queries
         ({"totalSpent": {"gte": -1}}, "condition.conditions[0].value", "amount from 0"),
         ({"registerDate": {"gte": "2025-13-01"}}, "condition.conditions[0].value", "YYYY-MM-DD"),
         ({"age": {"between": [40, 20]}}, "condition.conditions[0].value", "smaller value first"),
+        ({"age": {"gte": 151}}, "condition.conditions[0].value", "from 0 to 150"),
+        ({"lastOrderDate": {"lte": "9999-12-31"}}, "condition.conditions[0].value", "2999-12-31"),
         ({"points": {"in": []}}, "condition.conditions[0].value", "list of 1 to"),
         (
             {"tags": {"contains": "无此标签"}},

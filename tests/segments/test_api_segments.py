@@ -70,6 +70,8 @@ def test_the_customer_list_filters_by_segment(
     assert {item["id"] for item in items} == {str(customers[0].pk), str(customers[3].pk)}
     unknown = staff.get("/api/v1/customers?segment=999999")
     assert unknown.status_code == 400 and "segment" in unknown.json()["error"]["fields"]
+    for bad in ("1.5", "abc", str(2**64)):
+        assert staff.get(f"/api/v1/customers?segment={bad}").status_code == 400
 
 
 def test_the_preview_counts_and_samples_with_phones_masked(customers, client):
@@ -165,8 +167,9 @@ def test_the_analysis_compares_with_all_customers_and_with_another_segment(
     assert metrics["avgSpend"]["difference"] == "3625.00"  # 15000.00 - 11375.00
     other = against_many.json()["data"]["comparison"]
     assert other["with"] == "常客" and other["portrait"]["count"] == 3
-    bad = client.get(f"/api/v1/customers/segments/{big}/analysis?compareWith=abc")
-    assert bad.status_code == 400
+    for bad in ("abc", "-1", str(2**64)):
+        response = client.get(f"/api/v1/customers/segments/{big}/analysis?compareWith={bad}")
+        assert response.status_code == 400
 
 
 def test_the_condition_fields_are_listed_for_builders(client):

@@ -167,7 +167,8 @@ def test_a_failure_marks_the_run_failed_with_its_error_and_logs_it(shop, monkeyp
     ("start", "end", "tiers", "weights", "field"),
     [
         (END, START, 5, Weights(), "end"),
-        (date.today() + timedelta(days=2), date.today() + timedelta(days=9), 5, Weights(), "start"),
+        (START, date.today() + timedelta(days=9), 5, Weights(), "end"),
+        (date(1899, 12, 31), END, 5, Weights(), "start"),
         (START, END, 2, Weights(), "tiers"),
         (START, END, 11, Weights(), "tiers"),
         (START, END, 5, Weights(Decimal(0), Decimal(0), Decimal(0)), "weights"),
