@@ -137,7 +137,10 @@ class SegmentListView(GenericAPIView):
         summary="Create a segment",
         description="Returns its id and how many customers it holds now (spec 4.3).",
         request=SegmentInputSerializer,
-        responses={201: SegmentCreatedSerializer},
+        responses={
+            201: SegmentCreatedSerializer,
+            404: OpenApiResponse(description="No segment with the scopeId given."),
+        },
         tags=["segments"],
     )
     def post(self, request):
@@ -214,7 +217,10 @@ class SegmentPreviewView(GenericAPIView):
     @extend_schema(
         summary="Count and sample the customers of an unsaved condition",
         request=PreviewInputSerializer,
-        responses=PreviewSerializer,
+        responses={
+            200: PreviewSerializer,
+            404: OpenApiResponse(description="No segment with the scopeId given."),
+        },
         tags=["segments"],
     )
     def post(self, request):
