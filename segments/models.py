@@ -94,14 +94,16 @@ class RfmRun(models.Model):
 
 
 class RfmScore(models.Model):
-    """One customer's figures and scores in one run. Written only by services.rfm, in bulk."""
+    """One customer's figures and scores in one run. Written only by services.rfm, in bulk.
+
+    The table is partitioned by run (migration 0001): each run's rows are a table of their own,
+    loaded, indexed and attached at once, and dropped whole when the run's scores are purged."""
 
     pk = models.CompositePrimaryKey("run_id", "customer_id")
     # No database constraints: the rows are derived, written in bulk from existing customers,
-    # and deleted in bulk with their run by services.rfm (the ORM's cascade would load a million
-    # rows first). A foreign key's check locks each referenced customer row (FOR KEY SHARE), which
-    # writes to every page of the customers table on each run. The primary key
-    # (run_id, customer_id) is the index of both.
+    # and dropped with their run's partition. A foreign key's check would lock each referenced
+    # customer row (FOR KEY SHARE), writing to every page of the customers table on each run.
+    # The primary key (run_id, customer_id) is the index of both.
     run = models.ForeignKey(
         RfmRun, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
     )

@@ -45,26 +45,54 @@ class Migration(migrations.Migration):
                 'ordering': ['-created_at', '-id'],
             },
         ),
-        migrations.CreateModel(
-            name='RfmScore',
-            fields=[
-                ('pk', models.CompositePrimaryKey('run_id', 'customer_id', blank=True, editable=False, primary_key=True, serialize=False)),
-                ('recency_days', models.IntegerField(verbose_name='days since the last order')),
-                ('frequency', models.IntegerField(verbose_name='orders')),
-                ('monetary', models.DecimalField(decimal_places=2, max_digits=14, verbose_name='spend')),
-                ('r_score', models.PositiveSmallIntegerField(verbose_name='R score')),
-                ('f_score', models.PositiveSmallIntegerField(verbose_name='F score')),
-                ('m_score', models.PositiveSmallIntegerField(verbose_name='M score')),
-                ('score', models.DecimalField(decimal_places=3, max_digits=5, verbose_name='weighted score')),
-                ('tier', models.PositiveSmallIntegerField(verbose_name='tier')),
-                ('rfm_class', models.CharField(choices=[('important_value', 'Important value'), ('important_develop', 'Important to develop'), ('important_keep', 'Important to keep'), ('important_retain', 'Important to win back'), ('general_value', 'General value'), ('general_develop', 'General to develop'), ('general_keep', 'General to keep'), ('general_retain', 'General to win back')], max_length=20, verbose_name='RFM class')),
-                ('customer', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='customers.customer')),
-                ('run', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='segments.rfmrun')),
+        # One partition per run (services.rfm): a run's scores are loaded into a table of their
+        # own, indexed in bulk and attached, and dropped whole when the run's scores go.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.CreateModel(
+                    name='RfmScore',
+                    fields=[
+                        ('pk', models.CompositePrimaryKey('run_id', 'customer_id', blank=True, editable=False, primary_key=True, serialize=False)),
+                        ('recency_days', models.IntegerField(verbose_name='days since the last order')),
+                        ('frequency', models.IntegerField(verbose_name='orders')),
+                        ('monetary', models.DecimalField(decimal_places=2, max_digits=14, verbose_name='spend')),
+                        ('r_score', models.PositiveSmallIntegerField(verbose_name='R score')),
+                        ('f_score', models.PositiveSmallIntegerField(verbose_name='F score')),
+                        ('m_score', models.PositiveSmallIntegerField(verbose_name='M score')),
+                        ('score', models.DecimalField(decimal_places=3, max_digits=5, verbose_name='weighted score')),
+                        ('tier', models.PositiveSmallIntegerField(verbose_name='tier')),
+                        ('rfm_class', models.CharField(choices=[('important_value', 'Important value'), ('important_develop', 'Important to develop'), ('important_keep', 'Important to keep'), ('important_retain', 'Important to win back'), ('general_value', 'General value'), ('general_develop', 'General to develop'), ('general_keep', 'General to keep'), ('general_retain', 'General to win back')], max_length=20, verbose_name='RFM class')),
+                        ('customer', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='customers.customer')),
+                        ('run', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='segments.rfmrun')),
+                    ],
+                    options={
+                        'verbose_name': 'RFM score',
+                        'verbose_name_plural': 'RFM scores',
+                    },
+                ),
+                migrations.AddIndex(
+                    model_name='rfmscore',
+                    index=models.Index(fields=['run', 'tier', '-score', 'customer'], name='rfm_score_tier_idx'),
+                ),
             ],
-            options={
-                'verbose_name': 'RFM score',
-                'verbose_name_plural': 'RFM scores',
-            },
+            database_operations=[
+                migrations.RunSQL(
+                    sql=[
+                        'CREATE TABLE "segments_rfmscore" ("recency_days" integer NOT NULL, '
+                        '"frequency" integer NOT NULL, "monetary" numeric(14, 2) NOT NULL, '
+                        '"r_score" smallint NOT NULL CHECK ("r_score" >= 0), '
+                        '"f_score" smallint NOT NULL CHECK ("f_score" >= 0), '
+                        '"m_score" smallint NOT NULL CHECK ("m_score" >= 0), '
+                        '"score" numeric(5, 3) NOT NULL, "tier" smallint NOT NULL CHECK ("tier" >= 0), '
+                        '"rfm_class" varchar(20) NOT NULL, "customer_id" bigint NOT NULL, '
+                        '"run_id" bigint NOT NULL, PRIMARY KEY ("run_id", "customer_id")) '
+                        'PARTITION BY LIST ("run_id")',
+                        'CREATE INDEX "rfm_score_tier_idx" ON "segments_rfmscore" '
+                        '("run_id", "tier", "score" DESC, "customer_id")',
+                    ],
+                    reverse_sql='DROP TABLE "segments_rfmscore" CASCADE',
+                ),
+            ],
         ),
         migrations.CreateModel(
             name='Segment',
@@ -154,10 +182,6 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='rfmrun',
             constraint=models.CheckConstraint(condition=models.Q(('tiers__gte', 3), ('tiers__lte', 10)), name='rfm_run_tiers'),
-        ),
-        migrations.AddIndex(
-            model_name='rfmscore',
-            index=models.Index(fields=['run', 'tier', '-score', 'customer'], name='rfm_score_tier_idx'),
         ),
         migrations.AddIndex(
             model_name='segmentsnapshot',

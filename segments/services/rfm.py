@@ -145,9 +145,15 @@ def purge_old_scores(*, keep: int | None = None) -> int:
     if not old:
         return 0
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM segments_rfmscore WHERE run_id = ANY(%s)", [old])
+        for run_id in old:
+            cursor.execute(f"DROP TABLE IF EXISTS {_partition(run_id)}")
         RfmRun.objects.filter(pk__in=old).update(scores_purged_at=timezone.now())
     return len(old)
+
+
+def _partition(run_id: int) -> str:
+    """The table holding one run's scores: a partition of segments_rfmscore (migration 0001)."""
+    return f"segments_rfmscore_{int(run_id)}"
 
 
 def latest_run() -> RfmRun | None:
@@ -169,14 +175,18 @@ def _score(run: RfmRun) -> None:
        and order counts) rather than from a sort of every customer;
     3. the number of customers per (R, F, M) combination, at most 125 rows, from which
        `combination_grades` derives the weighted score, the tier and the class;
-    4. the scores stored, each customer joined with its combination's grades.
+    4. the scores stored, each customer joined with its combination's grades, into a table
+       of the run's own, indexed once filled and attached as the run's partition of
+       segments_rfmscore: a third of the time of inserting into an indexed table (mostly the
+       indexes, maintained row by row), and purging a run is a DROP TABLE.
     """
     with connection.cursor() as cursor:
         # Enough memory to aggregate and hash a million customers without spilling to disk;
         # JIT compilation costs seconds here and saves nothing.
         cursor.execute(f"SET LOCAL work_mem = '{settings.BATCH_WORK_MEM}'")
         cursor.execute("SET LOCAL jit = off")
-        cursor.execute("DELETE FROM segments_rfmscore WHERE run_id = %s", [run.pk])
+        partition = _partition(run.pk)
+        cursor.execute(f"DROP TABLE IF EXISTS {partition}")  # a failed run's, computed again
         cursor.execute(
             FIGURES_SQL,
             {
@@ -198,7 +208,17 @@ def _score(run: RfmRun) -> None:
                 tiers=run.tiers,
                 weights=Weights(run.weight_r, run.weight_f, run.weight_m),
             )
-            cursor.execute(STORE_SQL, {"run": run.pk, **_columns(grades)})
+            cursor.execute(
+                f"CREATE TABLE {partition} "
+                "(LIKE segments_rfmscore INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+            )
+            cursor.execute(STORE_SQL.format(table=partition), {"run": run.pk, **_columns(grades)})
+            cursor.execute(f"ALTER TABLE {partition} ADD PRIMARY KEY (run_id, customer_id)")
+            cursor.execute(f"CREATE INDEX ON {partition} (run_id, tier, score DESC, customer_id)")
+            cursor.execute(
+                f"ALTER TABLE segments_rfmscore ATTACH PARTITION {partition} "
+                f"FOR VALUES IN ({int(run.pk)})"
+            )
         # Dropped now, not at commit: a transaction may hold more than one run (a test, a job).
         cursor.execute("DROP TABLE IF EXISTS rfm_scores, rfm_figures")
 
@@ -291,7 +311,7 @@ JOIN m ON m.value = figures.monetary
 """
 
 STORE_SQL = """
-INSERT INTO segments_rfmscore
+INSERT INTO {table}
     (run_id, customer_id, recency_days, frequency, monetary,
      r_score, f_score, m_score, score, tier, rfm_class)
 SELECT %(run)s, s.customer_id, s.recency_days, s.frequency, s.monetary,
