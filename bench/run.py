@@ -23,6 +23,29 @@ from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
+# The four-condition segment of reference/postgres-limits.md ("segment count", 107 ms by a
+# parallel sequential scan at 1M customers): tier in (vip, svip) and spend over 1,000 and an
+# order in the last 90 days, or a woman born in November.
+PREVIEW_CONDITION = {
+    "logicalOperator": "or",
+    "conditions": [
+        {
+            "logicalOperator": "and",
+            "conditions": [
+                {"field": "level", "operator": "in", "value": ["vip", "svip"]},
+                {"field": "totalSpent", "operator": "gt", "value": 1000},
+                {"field": "lastOrderDate", "operator": "within_days", "value": 90},
+            ],
+        },
+        {
+            "logicalOperator": "and",
+            "conditions": [
+                {"field": "gender", "operator": "eq", "value": "female"},
+                {"field": "birthdayMonth", "operator": "eq", "value": 11},
+            ],
+        },
+    ],
+}
 RESULTS = ROOT / "bench" / "results"
 KEYS_FILE = ROOT / ".data" / "bench-keys.json"
 
@@ -57,6 +80,9 @@ FLOORS = {
     # as the unmasked ones, plus the audit event's INSERT
     "list_first_page_revealed": 25.74,
     "customer_detail_revealed": 0.18,
+    # "segment count: level_id IN (3,4) AND total_spend>1000 AND last_order_at>now()-90d OR
+    # (gender=2 AND month(birthday)=11)" 107.4 + "segment members page 20" 0.25
+    "segment_preview": 107.65,
 }
 # DESIGN.md "Scale" table, p95 targets in ms.
 TARGETS = {
@@ -74,6 +100,7 @@ TARGETS = {
     "order_record": None,  # "order -> customer figures visible: same request"; no latency target
     "list_first_page_revealed": 50,
     "customer_detail_revealed": 50,
+    "segment_preview": 250,  # segment preview count (4 conditions)
 }
 LABELS = {
     "list_first_page": "customer list, first page (20, with total)",
@@ -90,16 +117,23 @@ LABELS = {
     "order_record": "record an order (POST /api/v1/orders)",
     "list_first_page_revealed": "customer list, first page, unmasked (customer service: audited)",
     "customer_detail_revealed": "customer detail, unmasked (customer service: audited)",
+    "segment_preview": "segment preview: count + 10 newest, four conditions (marketing)",
 }
 # Who sends the requests: staff in real roles, not a superuser (who skips the permission
 # queries). Operations may list, search, open and record orders but sees phones masked, as
 # marketing and finance do; customer service sees them unmasked, which writes an audit event
 # per response, so the operations named in REVEALED are also timed as customer service.
-BENCH_USERS = {"staff": ("bench", "operations"), "reveal": ("bench-reveal", "customer_service")}
+BENCH_USERS = {
+    "staff": ("bench", "operations"),
+    "reveal": ("bench-reveal", "customer_service"),
+    "marketing": ("bench-marketing", "marketing"),
+}
 REVEALED = {
     "list_first_page_revealed": "list_first_page",
     "customer_detail_revealed": "customer_detail",
 }
+# Operations timed as marketing, who builds segments.
+MARKETING = {"segment_preview"}
 
 
 def main() -> int:
@@ -117,7 +151,8 @@ def main() -> int:
     results = {}
     with gunicorn(env, workers) as port:
         for name, request in plan.items():
-            token = tokens["reveal" if name in REVEALED else "staff"]
+            kind = "reveal" if name in REVEALED else "marketing" if name in MARKETING else "staff"
+            token = tokens[kind]
             samples = time_requests(port, token, request, runs=runs, warmup=warmup)
             results[name] = _summary(samples)
             print(f"{name:26} p50 {results[name]['p50']:8.1f}  p95 {results[name]['p95']:8.1f} ms")
@@ -353,6 +388,11 @@ def plan_requests(values: dict) -> dict:
         ),
         "customer_detail": lambda: ("GET", f"/api/v1/customers/{rng.choice(values['ids'])}", None),
         "order_record": order,
+        "segment_preview": lambda: (
+            "POST",
+            "/api/v1/customers/segments/preview",
+            {"condition": PREVIEW_CONDITION},
+        ),
     }
 
 

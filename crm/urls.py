@@ -8,6 +8,7 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("customers.api.urls")),
     path("", include("membership.api.urls")),
+    path("", include("segments.api.urls")),
     path("", include("crm.api.urls")),
 ]
 

