@@ -36,3 +36,10 @@ def test_demo_and_generated_customers_start_at_the_same_tier_for_the_same_spend(
     for customer in Customer.objects.all():
         cents = int(customer.total_spent * 100)
         assert (customer.level, customer.points) == (level_for(cents), points_for(cents))
+
+
+def test_the_demo_of_make_run_loads_whole():
+    """`make run` loads 1,000 demo customers: every phone and e-mail unique (a random e-mail
+    number once collided and stopped `make run`)."""
+    assert load_demo_customers(1000) == 1000
+    assert Customer.objects.exclude(email=None).count() > 300
