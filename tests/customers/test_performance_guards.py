@@ -44,16 +44,19 @@ def test_each_search_kind_uses_its_index(some_customers, term, index):
 
 
 @pytest.mark.parametrize(
-    ("filters", "index"),
+    ("filters", "indexes"),
     [
-        ({"level": "svip"}, "customer_level_idx"),
-        ({"status": "blocked"}, "customer_status_idx"),
-        ({"source": "app"}, "customer_source_idx"),
-        ({"register_date__gte": "2024-01-01"}, "customer_register_idx"),
+        # Either index that leads with the level serves it; the planner picks one by its
+        # statistics, which differ from run to run on so few rows.
+        ({"level": "svip"}, ("customer_level_idx", "customer_level_register_idx")),
+        ({"status": "blocked"}, ("customer_status_idx",)),
+        ({"source": "app"}, ("customer_source_idx",)),
+        ({"register_date__gte": "2024-01-01"}, ("customer_register_idx",)),
     ],
 )
-def test_filters_use_their_indexes(some_customers, filters, index):
-    assert index in plan(Customer.objects.filter(**filters).order_by())
+def test_filters_use_their_indexes(some_customers, filters, indexes):
+    query_plan = plan(Customer.objects.filter(**filters).order_by())
+    assert any(index in query_plan for index in indexes)
 
 
 def test_level_and_registration_date_together_use_one_index(some_customers):
