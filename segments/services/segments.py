@@ -83,9 +83,7 @@ def segment_preview(*, condition, scope: Segment | None = None) -> Preview:
     customers = condition_customers(condition, scope=scope)
     return Preview(
         count=customers.count(),
-        sample=list(
-            customers.prefetch_related("tags").order_by("-created_at", "-id")[:PREVIEW_SAMPLE]
-        ),
+        sample=list(customers.order_by("-created_at", "-id")[:PREVIEW_SAMPLE]),
     )
 
 
