@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from customers.models import JobStatus
+
 MIN_TIERS = 3
 MAX_TIERS = 10
 MAX_WEIGHT = 100
@@ -35,11 +37,8 @@ class RfmClass(models.TextChoices):
 class RfmRun(models.Model):
     """One RFM analysis over a date range: its parameters, its state and its summary."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+    # The lifecycle of imports and exports: pending, running, done, failed.
+    Status = JobStatus
 
     start = models.DateField(_("first day"))
     end = models.DateField(_("last day"))

@@ -5,6 +5,8 @@ from decimal import Decimal
 
 from django.db import migrations
 
+from crm.schedules import daily_task
+
 # code, name, English name, rank, upgrade (spend, orders), retention spend, grace days, benefits
 TIERS = [
     ("regular", "普通会员", "Regular", 0, (None, None), None, 0, []),
@@ -93,23 +95,12 @@ def create_defaults(apps, schema_editor):
 
 
 def schedule_nightly(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab, _created = CrontabSchedule.objects.get_or_create(
-        minute="30",
-        hour="2",
-        day_of_week="*",
-        day_of_month="*",
-        month_of_year="*",
-        timezone="Asia/Shanghai",
-    )
-    PeriodicTask.objects.get_or_create(
+    daily_task(
+        apps,
         name="membership.nightly",
-        defaults={
-            "task": "membership.nightly",
-            "crontab": crontab,
-            "description": "Expire memberships and points, evaluate every customer's tier.",
-        },
+        hour=2,
+        minute=30,
+        description="Expire memberships and points, evaluate every customer's tier.",
     )
 
 
