@@ -6,7 +6,9 @@ created when missing, so an operator's later change of its time survives re-runn
 """
 
 
-def daily_task(apps, *, name: str, hour: int, minute: int, description: str, task: str = "") -> None:
+def daily_task(
+    apps, *, name: str, hour: int, minute: int, description: str, task: str = ""
+) -> None:
     """Install the PeriodicTask `name` running `task` (default: `name`) daily at hour:minute,
     China time (Asia/Shanghai, the restaurants' clock)."""
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
