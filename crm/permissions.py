@@ -22,12 +22,28 @@ class _HasPermsBase(BasePermission):
         return bool(user and user.is_authenticated and user.has_perms(self.perms))
 
 
+class _HasAnyPermBase(_HasPermsBase):
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and any(user.has_perm(p) for p in self.perms))
+
+
+def HasAnyPerm(*perms: str) -> type[BasePermission]:
+    """A permission class that requires at least one of `perms` (the service decides the rest,
+    e.g. a tag-only editor may change tags but no profile field)."""
+    return _perm_class("HasAnyPerm_", _HasAnyPermBase, perms)
+
+
 def HasPerms(*perms: str) -> type[BasePermission]:
     """A permission class that requires every one of `perms` ("app_label.codename")."""
+    return _perm_class("HasPerms_", _HasPermsBase, perms)
+
+
+def _perm_class(prefix: str, base: type[BasePermission], perms) -> type[BasePermission]:
     if not perms or not all(isinstance(p, str) and "." in p for p in perms):
-        raise ValueError("HasPerms takes one or more 'app_label.codename' strings.")
-    name = "HasPerms_" + "_".join(p.replace(".", "_") for p in perms)
-    return type(name, (_HasPermsBase,), {"perms": tuple(perms), "__module__": __name__})
+        raise ValueError(f"{prefix[:-1]} takes one or more 'app_label.codename' strings.")
+    name = prefix + "_".join(p.replace(".", "_") for p in perms)
+    return type(name, (base,), {"perms": tuple(perms), "__module__": __name__})
 
 
 class ModelPermissions(DjangoModelPermissions):
@@ -55,9 +71,12 @@ class ModelPermissions(DjangoModelPermissions):
         return model._default_manager.none()
 
 
-def permissions_by_method(view, perms_by_method: dict[str, list[str]]) -> list[BasePermission]:
-    """For a view's get_permissions(): the permissions its request method needs. HEAD and
-    OPTIONS need GET's; a method the view does not serve gets none, so DRF answers 405."""
+def permissions_by_method(view, perms_by_method: dict) -> list[BasePermission]:
+    """For a view's get_permissions(): the permissions its request method needs, a list of
+    names (all needed) or a permission class. HEAD and OPTIONS need GET's; a method the view
+    does not serve gets none, so DRF answers 405."""
     method = "GET" if view.request.method in {"HEAD", "OPTIONS"} else view.request.method
     perms = perms_by_method.get(method)
-    return [HasPerms(*perms)()] if perms else []
+    if not perms:
+        return []
+    return [perms() if isinstance(perms, type) else HasPerms(*perms)()]

@@ -180,6 +180,7 @@ class Customer(models.Model):
             ("export_customer", _("Can export customers")),
             ("import_customer", _("Can import customers")),
             ("batch_update_customer", _("Can edit customers in batch")),
+            ("tag_customer", _("Can change a customer's tags (not the profile)")),
         ]
         indexes = [
             models.Index(fields=["created_at", "id"], name="customer_created_idx"),

@@ -4,6 +4,7 @@ from crm.roles import CUSTOMER_SERVICE, FINANCE, MANAGER, MARKETING, OPERATIONS,
 
 CUSTOMER_SPECIAL = {
     "customers.reveal_customer_pii",
+    "customers.tag_customer",
     "customers.erase_customer",
     "customers.export_customer",
     "customers.import_customer",
@@ -28,8 +29,9 @@ CUSTOMER_ROLE_PERMISSIONS: dict[str, set[str]] = {
         | {"customers.reveal_customer_pii"}
     ),
     MARKETING: (
-        # change_customer: marketing tags customers.
-        model_perms("customers", "customer", actions=("view", "change"))
+        # Tags only: no profile field, no phone or e-mail.
+        model_perms("customers", "customer", actions=("view",))
+        | {"customers.tag_customer"}
         | model_perms("customers", "tag", actions=("view", "add", "change"))
         | model_perms("customers", "order", "communication", "exportrecord", actions=("view",))
         | {"customers.export_customer", "customers.batch_update_customer"}

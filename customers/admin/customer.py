@@ -142,6 +142,13 @@ class CustomerAdmin(ServiceSaveAdmin, EstimatedCountAdmin, SimpleHistoryAdmin):
         "created_at",
         "updated_at",
     )
+    VERIFICATION = {
+        "fields": ("verification_password", "change_reason"),
+        "description": _(
+            "Changing the phone number or e-mail needs your own password. "
+            "The reason is kept in the customer's history."
+        ),
+    }
     add_fieldsets = (
         (
             None,
@@ -181,16 +188,7 @@ class CustomerAdmin(ServiceSaveAdmin, EstimatedCountAdmin, SimpleHistoryAdmin):
                 )
             },
         ),
-        (
-            _("Re-verification and history"),
-            {
-                "fields": ("verification_password", "change_reason"),
-                "description": _(
-                    "Changing the phone number or e-mail needs your own password. "
-                    "The reason is kept in the customer's history."
-                ),
-            },
-        ),
+        (_("Re-verification and history"), VERIFICATION),
         (_("Record"), {"classes": ("collapse",), "fields": (("created_at", "updated_at"),)}),
     )
 
@@ -255,12 +253,25 @@ class CustomerAdmin(ServiceSaveAdmin, EstimatedCountAdmin, SimpleHistoryAdmin):
     # --- change form ---
 
     def get_fieldsets(self, request, obj=None):
-        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+        if obj is None:
+            return self.add_fieldsets
+        if not request.user.has_perm(services.CHANGE_PERMISSION):
+            # A tag-only editor changes no phone or e-mail, so needs no password field.
+            return [fieldset for fieldset in self.fieldsets if fieldset[1] is not self.VERIFICATION]
+        return super().get_fieldsets(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        # A tag-only editor (marketing) opens the form to change the tags, and only them.
+        return super().has_change_permission(request, obj) or request.user.has_perm(
+            services.TAG_PERMISSION
+        )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             # A chosen customer number is allowed on creation (spec 2.1.1, 可自定义的客户编号).
             return [f for f in self.readonly_fields if f != "customer_no"]
+        if not request.user.has_perm(services.CHANGE_PERMISSION):
+            return [*self.readonly_fields, *services.UPDATABLE_FIELDS]
         return self.readonly_fields
 
     def get_inlines(self, request, obj):

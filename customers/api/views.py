@@ -11,7 +11,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from crm.api.pagination import PagePagination
-from crm.permissions import HasPerms, permissions_by_method
+from crm.permissions import HasAnyPerm, HasPerms, permissions_by_method
 from customers import services
 from customers.api import serializers
 from customers.filters import CustomerFilter, batch_selection
@@ -80,6 +80,10 @@ class CustomerListCreateView(GenericAPIView):
         )
 
 
+# The service decides which fields each may change (a tag-only editor changes only the tags).
+PROFILE_OR_TAGS = HasAnyPerm("customers.change_customer", "customers.tag_customer")
+
+
 class CustomerDetailView(GenericAPIView):
     serializer_class = serializers.CustomerDetailSerializer
 
@@ -88,8 +92,8 @@ class CustomerDetailView(GenericAPIView):
             self,
             {
                 "GET": ["customers.view_customer"],
-                "PUT": ["customers.change_customer"],
-                "PATCH": ["customers.change_customer"],
+                "PUT": PROFILE_OR_TAGS,
+                "PATCH": PROFILE_OR_TAGS,
                 "DELETE": ["customers.delete_customer"],
             },
         )
@@ -132,6 +136,11 @@ class CustomerDetailView(GenericAPIView):
 
     @extend_schema(
         summary="Change some of a customer's fields",
+        description=(
+            "Only the fields sent change. A user with customers.tag_customer but not "
+            "customers.change_customer (marketing) may change only the tags: any other changed "
+            "field is refused with 403."
+        ),
         request=serializers.CustomerUpdateSerializer,
         responses=serializers.CustomerUpdatedSerializer,
     )

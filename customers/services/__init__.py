@@ -20,6 +20,9 @@ from customers.services.archive import customer_archive, customer_erase
 from customers.services.batch import customers_batch_update
 from customers.services.orders import RecordedOrder, record_order, refund_order
 from customers.services.records import (
+    CHANGE_PERMISSION,
+    TAG_PERMISSION,
+    UPDATABLE_FIELDS,
     DuplicateCustomerNo,
     DuplicateEmail,
     DuplicatePhone,
@@ -30,6 +33,9 @@ from customers.services.records import (
 from customers.services.tags import tags_get_or_create
 
 __all__ = [
+    "CHANGE_PERMISSION",
+    "TAG_PERMISSION",
+    "UPDATABLE_FIELDS",
     "DuplicateCustomerNo",
     "DuplicateEmail",
     "DuplicatePhone",

@@ -17,7 +17,7 @@ from customers.models import (
     CustomerTag,
     Tag,
 )
-from customers.services.records import check_status_change
+from customers.services.records import check_may_edit, check_may_tag, check_status_change
 from customers.services.tags import tags_get_or_create
 
 BATCH_FIELDS = {"status", "source"}
@@ -44,6 +44,9 @@ def customers_batch_update(
             _("Batch edit can set only %(allowed)s, not %(fields)s.")
             % {"allowed": ", ".join(sorted(BATCH_FIELDS)), "fields": ", ".join(sorted(unknown))}
         )
+    check_may_edit(actor, set(set_fields))
+    if add_tags or remove_tags:
+        check_may_tag(actor)
     for name, value in set_fields.items():
         Customer._meta.get_field(name).clean(value, None)
     if "status" in set_fields:

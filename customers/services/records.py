@@ -37,6 +37,9 @@ UPDATABLE_FIELDS = [*PROFILE_FIELDS, "status"]
 
 VERIFIED_FIELDS = {"phone", "email"}
 
+CHANGE_PERMISSION = "customers.change_customer"
+TAG_PERMISSION = "customers.tag_customer"
+
 
 class DuplicatePhone(Conflict):
     code = "duplicate_phone"
@@ -158,13 +161,11 @@ def customer_update(
             _("This customer was erased for a privacy request and cannot be edited.")
         )
     changed = {name for name, value in changes.items() if getattr(customer, name) != value}
+    check_may_edit(actor, changed)
     if "status" in changed:
         check_status_change(actor, changes["status"])
-    if changed & VERIFIED_FIELDS and not _verified(actor, verification_password):
-        record_refusal(
-            action="login_failure", actor=actor, obj=customer, summary={"context": "verification"}
-        )
-        raise VerificationFailed()
+    if changed & VERIFIED_FIELDS:
+        _verify(actor, verification_password, customer=customer)
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         changed = {name for name in changed if getattr(customer, name) != changes[name]}
@@ -185,12 +186,27 @@ def customer_update(
 
 
 def _replace_tags(customer: Customer, names: Iterable[str], actor) -> bool:
-    wanted = {tag.pk: tag for tag in tags_get_or_create(names, actor=actor)}
-    current = set(customer.tags.values_list("pk", flat=True))
-    if current == set(wanted):
+    wanted_names = {name.strip() for name in names if name and name.strip()}
+    if set(customer.tags.values_list("name", flat=True)) == wanted_names:
         return False
-    customer.tags.set(list(wanted.values()))
+    check_may_tag(actor)
+    customer.tags.set(tags_get_or_create(wanted_names, actor=actor))
     return True
+
+
+def check_may_edit(actor, fields: set[str]) -> None:
+    """Profile fields need the change permission; the tag permission (marketing) is not enough."""
+    if fields and actor is not None and not actor.has_perm(CHANGE_PERMISSION):
+        raise NotAllowed(
+            _("You may change only the tags of a customer, not: %s.") % ", ".join(sorted(fields))
+        )
+
+
+def check_may_tag(actor) -> None:
+    if actor is not None and not (
+        actor.has_perm(CHANGE_PERMISSION) or actor.has_perm(TAG_PERMISSION)
+    ):
+        raise NotAllowed(_("You may not change the tags of customers."))
 
 
 def _check_unique(customer: Customer) -> None:
@@ -238,15 +254,19 @@ def check_status_change(actor, status: str) -> None:
         raise NotAllowed(_("Archiving a customer needs the permission to delete customers."))
 
 
-def _verified(actor, password: str | None) -> bool:
+def _verify(actor, password: str | None, *, customer: Customer) -> None:
     """The actor's own password, under the same lockout as the login page, so that a stolen
-    session cannot guess it."""
-    if actor is None:
-        return False
-    ip = current_ip()
-    if lockout.is_locked(username=actor.get_username(), ip=ip):
-        return False
-    if password and actor.check_password(password):
-        return True
-    lockout.record_failure(username=actor.get_username(), ip=ip)
-    return False
+    session cannot guess it. A missing password is an incomplete request, not a guess: only a
+    wrong one counts towards the lockout and is audited as a failed login."""
+    if actor is None or not password:
+        raise VerificationFailed()
+    username, ip = actor.get_username(), current_ip()
+    locked = lockout.is_locked(username=username, ip=ip)
+    if not locked and actor.check_password(password):
+        return
+    if not locked:
+        lockout.record_failure(username=username, ip=ip)
+    record_refusal(
+        action="login_failure", actor=actor, obj=customer, summary={"context": "verification"}
+    )
+    raise VerificationFailed()

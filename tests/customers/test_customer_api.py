@@ -642,3 +642,30 @@ def test_history_query_count_does_not_grow_with_entries(
     with django_assert_max_num_queries(10):
         response = client.get(f"{detail_url(customer)}/history", {"limit": 20})
     assert len(response.json()["data"]["items"]) == 20
+
+
+def test_reverification_without_a_password_never_locks_out(
+    api_client, manager, make_customer, settings
+):
+    """Only a wrong password counts as a failed login: forgetting to send one five times must
+    not lock the user out of the admin and the API."""
+    from django.core.cache import cache
+
+    from crm.auth import lockout
+
+    cache.clear()
+    settings.LOGIN_FAILURE_LIMIT = 3
+    customer = make_customer(phone="13800138000")
+    client = api_client(manager)
+    for _ in range(5):
+        response = client.patch(detail_url(customer), {"phone": "13900139000"}, format="json")
+        assert response.status_code == 403
+    assert not lockout.is_locked(username=manager.username, ip="127.0.0.1")
+    assert not AuditEvent.objects.filter(action="login_failure").exists()
+    response = client.patch(
+        detail_url(customer),
+        {"phone": "13900139000", "verification": {"password": "pass-1234-word"}},
+        format="json",
+    )
+    assert response.status_code == 200
+    cache.clear()
