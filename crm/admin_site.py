@@ -3,8 +3,8 @@
 We keep `django.contrib.admin.site` (no custom AdminSite class, so no settings change and every
 app's `admin.py` registers as usual) and wrap its `index` view once, so that the index template
 (templates/admin/index.html) receives the dashboard cards. Apps contribute cards through
-`register_dashboard`: the core never imports the apps that fill it (DESIGN.md, "which app may
-import which").
+`register_dashboard`, and links for the header of every page through `register_header_links`:
+the core never imports the apps that fill them (DESIGN.md, "which app may import which").
 """
 
 from collections.abc import Callable
@@ -19,12 +19,34 @@ DashboardProvider = Callable[[object], list[dict]]
 
 _providers: list[DashboardProvider] = []
 
+# Each takes the request and returns links for the header of every admin page (a count of what
+# waits for the user), [] when there is nothing to show; keep them to one cheap query.
+HeaderLinksProvider = Callable[[object], list[dict]]
+
+_header_providers: list[HeaderLinksProvider] = []
+
 
 def register_dashboard(provider: DashboardProvider) -> DashboardProvider:
     """Add a provider of dashboard cards to the admin index; usable as a decorator."""
     if provider not in _providers:
         _providers.append(provider)
     return provider
+
+
+def register_header_links(provider: HeaderLinksProvider) -> HeaderLinksProvider:
+    """Add a provider of header links ({"label", "url", "count", "urgent"}); a decorator too."""
+    if provider not in _header_providers:
+        _header_providers.append(provider)
+    return provider
+
+
+def header_links(request) -> list[dict]:
+    if not getattr(request.user, "is_staff", False):
+        return []
+    links = []
+    for provider in _header_providers:
+        links.extend(provider(request))
+    return links
 
 
 def dashboard_cards(request) -> list[dict]:

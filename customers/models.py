@@ -471,24 +471,43 @@ class Communication(models.Model):
         related_name="communications",
         db_index=False,
     )
+    # When the conversation took place (yesterday's call logged today); created_at is when it
+    # was recorded.
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
     follow_up_at = models.DateTimeField(_("follow up at"), null=True, blank=True)
+    # Who must follow up: the recorder at first, another staff member once reassigned.
+    follow_up_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("follow-up owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+        db_index=False,
+    )
     follow_up_done_at = models.DateTimeField(_("follow-up done at"), null=True, blank=True)
+    # Set when an overdue follow-up was reported to the managers, so it is reported once.
+    follow_up_escalated_at = models.DateTimeField(
+        _("follow-up escalated at"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("communication")
         verbose_name_plural = _("communications")
-        ordering = ["-created_at", "-id"]
+        ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(
                 F("customer_id"),
-                F("created_at").desc(),
+                F("occurred_at").desc(),
                 F("id").desc(),
                 name="communication_customer_idx",
             ),
-            # Open follow-ups of one staff member by due time: the follow-up lists.
+            # Open follow-ups of one owner by due time: the follow-up lists and reminders. Open
+            # follow-ups are few (thousands, not millions), so the team's list and the reminder
+            # jobs read this small index whole.
             models.Index(
-                fields=["staff", "follow_up_at"],
+                fields=["follow_up_owner", "follow_up_at"],
                 condition=Q(follow_up_at__isnull=False, follow_up_done_at__isnull=True),
                 name="communication_followup_idx",
             ),
@@ -496,6 +515,28 @@ class Communication(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} {self.created_at:%Y-%m-%d}"
+
+
+class FollowUpDigest(models.Model):
+    """One daily reminder e-mail sent to a follow-up owner: the unique day makes the nightly
+    job safe to re-run (a second run sends nobody a second digest)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE
+    )
+    day = models.DateField(_("day"))
+    follow_ups = models.PositiveIntegerField(_("follow-ups"))
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("follow-up digest")
+        verbose_name_plural = _("follow-up digests")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "day"], name="follow_up_digest_once_a_day")
+        ]
+
+    def __str__(self):
+        return f"{self.owner_id} {self.day}"
 
 
 class JobStatus(models.TextChoices):

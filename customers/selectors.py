@@ -2,7 +2,7 @@
 
 from datetime import datetime, time, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Communication, Customer, Order, OrderItem
@@ -47,18 +47,20 @@ def customer_communications(*, customer_id) -> QuerySet:
     first: the index communication_customer_idx serves it."""
     return (
         Communication.objects.filter(customer_id=customer_id)
-        .select_related("staff", "order")
-        .order_by("-created_at", "-id")
+        .select_related("staff", "order", "follow_up_owner")
+        .order_by("-occurred_at", "-id")
     )
 
 
-def follow_ups_due(*, staff, due: str = "today", now: datetime | None = None) -> QuerySet:
-    """`staff`'s open follow-ups (not done) in the window `due` (follow_up_window), soonest
-    first, with their customer's name and phone. The partial index communication_followup_idx
-    serves each window."""
+def follow_ups_due(*, owner, due: str = "today", now: datetime | None = None) -> QuerySet:
+    """The open follow-ups (not done) of `owner` (a user, or None for the whole team) in the
+    window `due` (follow_up_window), soonest first, with their customer's name and phone and
+    their owner. The partial index communication_followup_idx serves each window."""
+    follow_ups = Communication.objects.filter(OPEN_FOLLOW_UP, follow_up_window(due, now=now))
+    if owner is not None:
+        follow_ups = follow_ups.filter(follow_up_owner=owner)
     return (
-        Communication.objects.filter(OPEN_FOLLOW_UP, follow_up_window(due, now=now), staff=staff)
-        .select_related("customer")
+        follow_ups.select_related("customer", "follow_up_owner")
         .only(*FOLLOW_UP_FIELDS)
         .order_by("follow_up_at", "id")
     )
@@ -77,6 +79,7 @@ FOLLOW_UP_FIELDS = (
     "follow_up_done_at",
     "created_at",
     "staff_id",
+    "follow_up_owner__username",
     "customer__name",
     "customer__phone",
     "customer__email",
@@ -164,3 +167,17 @@ def _plain(value):
     if value is None or isinstance(value, bool | int | float | str | list):
         return value
     return str(value)
+
+
+def follow_up_counts(user, *, now: datetime | None = None) -> dict:
+    """What waits for `user`, in one query over the small index of open follow-ups: theirs due
+    by the end of today and how many of those are overdue, and the team's overdue ones (shown to
+    those who may take them over, customers.change_communication)."""
+    now = now or timezone.now()
+    mine = Q(follow_up_owner=user)
+    counts = Communication.objects.filter(OPEN_FOLLOW_UP, follow_up_window("by_today", now=now))
+    return counts.aggregate(
+        mine=Count("id", filter=mine),
+        mine_overdue=Count("id", filter=mine & Q(follow_up_at__lt=now)),
+        team_overdue=Count("id", filter=Q(follow_up_at__lt=now)),
+    )

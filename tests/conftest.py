@@ -87,3 +87,53 @@ def api_client():
         return client
 
     return make
+
+
+class SmtpInbox:
+    """What an SMTP server on loopback received: one email.message.Message per delivery, with
+    the envelope's recipients (Bcc ones included) in `recipients`."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+
+        message = email.message_from_bytes(envelope.original_content)
+        message.recipients = list(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+    def bodies(self) -> list[str]:
+        return [
+            part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+            for message in self.messages
+            for part in message.walk()
+            if part.get_content_type() == "text/plain"
+        ]
+
+
+@pytest.fixture
+def smtp_inbox(settings):
+    """A real SMTP server on 127.0.0.1 (aiosmtpd), and Django's SMTP backend pointed at it: the
+    production path of every e-mail, without a mail relay."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    # A free port: the controller checks that its server answers on the port it was given.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = SmtpInbox(port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    try:
+        yield inbox
+    finally:
+        controller.stop()

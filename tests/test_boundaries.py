@@ -38,6 +38,7 @@ REGISTER_FUNCTIONS = {
     "register_audit_actions",
     "register_role_permissions",
     "register_dashboard",
+    "register_header_links",
     "register_order_hook",
     "register_level_choices",
     "register_customer_panel",

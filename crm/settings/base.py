@@ -206,3 +206,24 @@ BATCH_WORK_MEM = env_str("BATCH_WORK_MEM", "256MB")
 # How many nightly reports (HTML and PDF files) each segment keeps; older snapshots keep only
 # their figures.
 SEGMENT_REPORTS_KEPT = env_int("SEGMENT_REPORTS_KEPT", 30)
+
+# E-mail (follow-up reminders; docs/configuration.md): SMTP when EMAIL_HOST is set, else the
+# console, so that `make run` needs no mail server.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm@localhost")
+# The address staff open the CRM at, for the links in e-mails.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
+# Follow-ups (docs/follow-ups.md): an open follow-up this many hours overdue is reported to the
+# managers, once.
+FOLLOW_UP_ESCALATE_AFTER_HOURS = env_int("FOLLOW_UP_ESCALATE_AFTER_HOURS", 24)

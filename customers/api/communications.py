@@ -1,25 +1,39 @@
 """Communication records and follow-up reminders (spec 2.5.4): a customer's communications, the
-current staff member's due follow-ups, and marking one done. Thin views: validate, call
-customers.services.communications or a selector, shape the JSON."""
+due follow-ups (the caller's, a colleague's or the team's), marking one done, reassigning and
+rescheduling one. Thin views: validate, call customers.services.communications / follow_ups or a
+selector, shape the JSON."""
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from crm.api.inputs import InputSerializer
+from crm.api.inputs import INTEGER_MAX, InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms, permissions_by_method
 from customers.models import Communication, CommunicationChannel, Customer, Order
 from customers.pii_access import RevealContext, can_reveal, record_reveal, shown_phone
 from customers.selectors import FOLLOW_UP_WINDOWS, customer_communications, follow_ups_due
-from customers.services import communications
+from customers.services import communications, follow_ups
 
 # The service names fields as the model does; the API as its body does.
-API_FIELDS = {"order": "orderId", "follow_up_at": "followUpAt"}
+API_FIELDS = {
+    "order": "orderId",
+    "follow_up_at": "followUpAt",
+    "occurred_at": "occurredAt",
+    "owner": "ownerId",
+}
+
+
+def api_errors(error: DjangoValidationError) -> serializers.ValidationError:
+    return serializers.ValidationError(
+        {API_FIELDS.get(field, field): messages for field, messages in error}
+    )
 
 
 class CommunicationInputSerializer(InputSerializer):
@@ -27,7 +41,21 @@ class CommunicationInputSerializer(InputSerializer):
     content = serializers.CharField(max_length=5000)
     result = serializers.CharField(max_length=2000)
     orderId = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    occurredAt = serializers.DateTimeField(required=False, allow_null=True)
     followUpAt = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class FollowUpChangeSerializer(InputSerializer):
+    ownerId = serializers.IntegerField(min_value=1, max_value=INTEGER_MAX, required=False)
+    followUpAt = serializers.DateTimeField(required=False)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if "ownerId" not in attrs and "followUpAt" not in attrs:
+            raise serializers.ValidationError(
+                _("Send ownerId to reassign the follow-up, followUpAt to reschedule it, or both.")
+            )
+        return attrs
 
 
 class CommunicationSerializer(serializers.Serializer):
@@ -37,7 +65,11 @@ class CommunicationSerializer(serializers.Serializer):
     result = serializers.CharField()
     orderId = serializers.CharField(source="order_id", allow_null=True)
     staff = serializers.CharField(source="staff.username", default=None, allow_null=True)
+    occurredAt = serializers.DateTimeField(source="occurred_at")
     followUpAt = serializers.DateTimeField(source="follow_up_at", allow_null=True)
+    followUpOwner = serializers.CharField(
+        source="follow_up_owner.username", default=None, allow_null=True
+    )
     followUpDoneAt = serializers.DateTimeField(source="follow_up_done_at", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
 
@@ -58,6 +90,9 @@ class FollowUpSerializer(serializers.Serializer):
     content = serializers.CharField()
     result = serializers.CharField()
     followUpAt = serializers.DateTimeField(source="follow_up_at")
+    followUpOwner = serializers.CharField(
+        source="follow_up_owner.username", default=None, allow_null=True
+    )
     followUpDoneAt = serializers.DateTimeField(source="follow_up_done_at", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
 
@@ -93,8 +128,10 @@ class CustomerCommunicationListView(GenericAPIView):
         summary="Record a communication with a customer",
         description=(
             "channel (phone, online, in_person), content and result are required. orderId must "
-            "be one of this customer's orders. followUpAt (optional, not in the past) sets a "
-            "follow-up reminder for the caller. Needs customers.add_communication."
+            "be one of this customer's orders. occurredAt (optional, default now, not in the "
+            "future) is when the conversation took place. followUpAt (optional, not in the "
+            "past) sets a follow-up reminder owned by the caller. Needs "
+            "customers.add_communication."
         ),
         request=CommunicationInputSerializer,
         responses={
@@ -122,11 +159,10 @@ class CustomerCommunicationListView(GenericAPIView):
                 result=data["result"],
                 order=order,
                 follow_up_at=data.get("followUpAt"),
+                occurred_at=data.get("occurredAt"),
             )
         except DjangoValidationError as error:
-            raise serializers.ValidationError(
-                {API_FIELDS.get(field, field): messages for field, messages in error}
-            ) from None
+            raise api_errors(error) from None
         return Response(CommunicationSerializer(communication).data, status=status.HTTP_201_CREATED)
 
 
@@ -139,16 +175,26 @@ class FollowUpListView(GenericAPIView):
         return Communication.objects.all()
 
     @extend_schema(
-        summary="The caller's open follow-ups, soonest first",
+        summary="Open follow-ups, soonest first: the caller's, a colleague's or the team's",
         description=(
             "due=today (default): due today in the server's time zone; overdue: due before now; "
-            "week: due within the next 7 days. Phones are masked unless the caller may reveal "
-            "them (then the reveal is audited). Needs customers.view_communication."
+            "week: due within the next 7 days. owner=me (default) lists the caller's; owner=all "
+            "the whole team's, owner=<user id> one colleague's: both need "
+            "customers.change_communication (managers). Phones are masked unless the caller may "
+            "reveal them (then the reveal is audited). Needs customers.view_communication."
         ),
         parameters=[
             OpenApiParameter(
                 "due", str, enum=list(FOLLOW_UP_WINDOWS), default="today", required=False
-            )
+            ),
+            OpenApiParameter(
+                "owner",
+                str,
+                default="me",
+                required=False,
+                pattern=r"^(me|all|[1-9][0-9]{0,9})$",
+                description="me, all, or a staff member's user id.",
+            ),
         ],
         responses=FollowUpSerializer(many=True),
         tags=["communications"],
@@ -159,7 +205,8 @@ class FollowUpListView(GenericAPIView):
             raise serializers.ValidationError(
                 {"due": [_("Use today, overdue or week.")]},
             )
-        page = self.paginate_queryset(follow_ups_due(staff=request.user, due=due))
+        owner = self._owner(request)
+        page = self.paginate_queryset(follow_ups_due(owner=owner, due=due))
         reveal = can_reveal(request.user)
         if reveal:
             customers = {item.customer_id: item.customer for item in page}
@@ -170,6 +217,73 @@ class FollowUpListView(GenericAPIView):
             )
         data = FollowUpSerializer(page, many=True, context={"reveal": reveal}).data
         return self.get_paginated_response(data)
+
+    def _owner(self, request):
+        """The owner whose follow-ups are asked for; None is the whole team."""
+        chosen = request.query_params.get("owner") or "me"
+        if chosen == "me":
+            return request.user
+        if not (chosen == "all" or (chosen.isdigit() and int(chosen) <= INTEGER_MAX)):
+            raise serializers.ValidationError({"owner": [_("Use me, all or a user id.")]})
+        if not request.user.has_perm(follow_ups.CHANGE_PERMISSION):
+            raise PermissionDenied(
+                _("Only staff allowed to change communications see their colleagues' follow-ups.")
+            )
+        if chosen == "all":
+            return None
+        owner = get_user_model().objects.filter(pk=int(chosen)).first()
+        if owner is None:
+            raise serializers.ValidationError({"owner": [_("No staff member with this id.")]})
+        return owner
+
+
+class FollowUpDetailView(GenericAPIView):
+    serializer_class = CommunicationSerializer
+    permission_classes = [HasPerms("customers.view_communication")]
+
+    def get_queryset(self):
+        return Communication.objects.all()
+
+    @extend_schema(
+        summary="Reassign or reschedule a follow-up",
+        description=(
+            "ownerId hands the open follow-up to a colleague (an active staff member who may see "
+            "communications); followUpAt (not in the past) moves it. The owner may do both, and "
+            "so may anyone with customers.change_communication. Audited."
+        ),
+        request=FollowUpChangeSerializer,
+        responses={
+            200: CommunicationSerializer,
+            400: OpenApiResponse(description="A field is invalid, or the follow-up is done."),
+            403: OpenApiResponse(description="Not the caller's follow-up."),
+        },
+        tags=["communications"],
+    )
+    def patch(self, request, pk):
+        communication = get_object_or_404(Communication, pk=pk)
+        body = FollowUpChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        owner = None
+        if "ownerId" in data:
+            owner = get_user_model().objects.filter(pk=data["ownerId"]).first()
+            if owner is None:
+                raise serializers.ValidationError({"ownerId": [_("No staff member with this id.")]})
+        try:
+            follow_ups.follow_up_change(
+                communication=communication,
+                actor=request.user,
+                owner=owner,
+                follow_up_at=data.get("followUpAt"),
+                reason=data.get("reason", ""),
+            )
+        except DjangoValidationError as error:
+            raise api_errors(error) from None
+        return Response(CommunicationSerializer(_shown(communication.pk)).data)
+
+
+def _shown(pk) -> Communication:
+    return Communication.objects.select_related("staff", "follow_up_owner").get(pk=pk)
 
 
 class FollowUpDoneView(GenericAPIView):
@@ -195,8 +309,5 @@ class FollowUpDoneView(GenericAPIView):
     )
     def post(self, request, pk):
         communication = get_object_or_404(Communication, pk=pk)
-        communication = communications.follow_up_mark_done(
-            communication=communication, actor=request.user
-        )
-        communication = Communication.objects.select_related("staff").get(pk=communication.pk)
-        return Response(CommunicationSerializer(communication).data)
+        follow_ups.follow_up_mark_done(communication=communication, actor=request.user)
+        return Response(CommunicationSerializer(_shown(communication.pk)).data)

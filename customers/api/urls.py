@@ -41,6 +41,11 @@ urlpatterns = [
     ),
     path("follow-ups", communications.FollowUpListView.as_view(), name="follow-up-list"),
     path(
+        "follow-ups/<int:pk>",
+        communications.FollowUpDetailView.as_view(),
+        name="follow-up-detail",
+    ),
+    path(
         "follow-ups/<int:pk>/done",
         communications.FollowUpDoneView.as_view(),
         name="follow-up-done",

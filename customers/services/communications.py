@@ -1,14 +1,10 @@
-"""Communication records and follow-up reminders (spec 2.5.4 沟通记录, 支持回访提醒).
-
-Who may close a follow-up: the staff member who owns it (they recorded it), or anyone holding
-customers.change_communication (a manager, or a customer-service colleague taking over). Closing
-is idempotent: closing a closed follow-up changes nothing and records no second event.
-
-The reads (a customer's communications, a staff member's due follow-ups) are in
-customers.selectors.
+"""Communication records (spec 2.5.4 沟通记录): recording one, with its real time and maybe a
+follow-up, and deleting one. The follow-ups' own rules (mark done, reassign, reschedule) are in
+customers.services.follow_ups, the reminders in customers.services.follow_up_reminders, the reads
+in customers.selectors.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,23 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
-from crm.errors import BusinessError, NotAllowed
 from customers.models import Communication, CommunicationChannel, Customer, Order
 
-CHANGE_PERMISSION = "customers.change_communication"
-
-
-class NoFollowUp(BusinessError):
-    code = "no_follow_up"
-    default_message = _("This communication has no follow-up to mark done.")
-
-
-class NotYourFollowUp(NotAllowed):
-    code = "not_your_follow_up"
-    default_message = _(
-        "Only the staff member who owns this follow-up, or someone allowed to change "
-        "communications, may mark it done."
-    )
+# How far ahead of the server's clock a recorded time may be (a phone's clock runs fast).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def communication_clean(
@@ -43,11 +26,14 @@ def communication_clean(
     result: str,
     order: Order | None = None,
     follow_up_at: datetime | None = None,
+    occurred_at: datetime | None = None,
 ) -> None:
     """The rules of a communication record, by field: a known channel, content and result
-    written, the order (if any) the customer's own, and a follow-up that is not in the past.
+    written, the order (if any) the customer's own, a time it took place that is not in the
+    future, and a follow-up that is not in the past.
 
-    Raises ValidationError keyed by model field (channel, content, result, order, follow_up_at).
+    Raises ValidationError keyed by model field (channel, content, result, order, occurred_at,
+    follow_up_at).
     The admin form calls it to put the errors on its fields; communication_record calls it too.
     """
     errors = {}
@@ -59,12 +45,23 @@ def communication_clean(
         errors["result"] = [_("Write the result of the communication.")]
     if order is not None and order.customer_id != customer.pk:
         errors["order"] = [_("This order belongs to another customer; link one of theirs.")]
-    if follow_up_at is not None and follow_up_at < timezone.now():
-        errors["follow_up_at"] = [
-            _("The follow-up time is in the past; choose a time from now on, or leave it empty.")
+    if occurred_at is not None and occurred_at > timezone.now() + CLOCK_SKEW:
+        errors["occurred_at"] = [
+            _("The conversation cannot have taken place in the future; give when it happened.")
         ]
+    try:
+        follow_up_time_clean(follow_up_at)
+    except ValidationError as error:
+        errors["follow_up_at"] = error.messages
     if errors:
         raise ValidationError(errors)
+
+
+def follow_up_time_clean(follow_up_at: datetime | None) -> None:
+    if follow_up_at is not None and follow_up_at < timezone.now():
+        raise ValidationError(
+            _("The follow-up time is in the past; choose a time from now on, or leave it empty.")
+        )
 
 
 def communication_record(
@@ -76,10 +73,11 @@ def communication_record(
     result: str,
     order: Order | None = None,
     follow_up_at: datetime | None = None,
+    occurred_at: datetime | None = None,
 ) -> Communication:
-    """Record a conversation `actor` had with `customer`; `actor` becomes its staff member and
-    owns the follow-up, if one is set. Audited as "create" (channel and ids, never the text,
-    which may hold personal details).
+    """Record a conversation `actor` had with `customer` at `occurred_at` (default now);
+    `actor` becomes its staff member and owns the follow-up, if one is set. Audited as "create"
+    (channel and ids, never the text, which may hold personal details).
 
     Raises ValidationError (communication_clean).
     """
@@ -90,6 +88,7 @@ def communication_record(
         result=result,
         order=order,
         follow_up_at=follow_up_at,
+        occurred_at=occurred_at,
     )
     staff = actor if actor is not None and actor.is_authenticated else None
     with transaction.atomic():
@@ -100,7 +99,9 @@ def communication_record(
             result=result.strip(),
             order=order,
             staff=staff,
+            occurred_at=occurred_at or timezone.now(),
             follow_up_at=follow_up_at,
+            follow_up_owner=staff if follow_up_at is not None else None,
         )
         record_event(
             action="create",
@@ -111,34 +112,8 @@ def communication_record(
                 "channel": channel,
                 "orderId": order.pk if order is not None else None,
                 "followUpAt": follow_up_at,
+                "occurredAt": occurred_at,
             },
-        )
-    return communication
-
-
-def follow_up_mark_done(*, communication: Communication, actor) -> Communication:
-    """Mark the communication's follow-up done, now. Idempotent: one already done is returned
-    unchanged. Audited as "update".
-
-    Raises NoFollowUp when it has none, NotYourFollowUp when `actor` neither owns it nor holds
-    customers.change_communication.
-    """
-    if communication.follow_up_at is None:
-        raise NoFollowUp()
-    if not can_close(actor, communication):
-        raise NotYourFollowUp()
-    with transaction.atomic():
-        # Locked and re-read, so that two clicks at once record one event.
-        communication = Communication.objects.select_for_update().get(pk=communication.pk)
-        if communication.follow_up_done_at is not None:
-            return communication
-        communication.follow_up_done_at = timezone.now()
-        communication.save(update_fields=["follow_up_done_at"])
-        record_event(
-            action="update",
-            actor=actor,
-            obj=communication,
-            summary={"customerId": communication.customer_id, "followUpDone": True},
         )
     return communication
 
@@ -154,10 +129,3 @@ def communication_delete(*, communication: Communication, actor) -> None:
             summary={"customerId": communication.customer_id},
         )
         communication.delete()
-
-
-def can_close(actor, communication: Communication) -> bool:
-    """Whether `actor` may mark this follow-up done (see the module docstring)."""
-    if actor is None or not actor.is_authenticated:
-        return False
-    return communication.staff_id == actor.pk or actor.has_perm(CHANGE_PERMISSION)

@@ -15,11 +15,8 @@ from django.utils import timezone
 from crm.models import AuditEvent
 from customers.models import Communication
 from customers.selectors import customer_communications, follow_ups_due
-from customers.services.communications import (
-    NotYourFollowUp,
-    communication_record,
-    follow_up_mark_done,
-)
+from customers.services.communications import communication_record
+from customers.services.follow_ups import NotYourFollowUp, follow_up_mark_done
 from customers.services.orders import record_order
 from tests.customers.test_performance_guards import plan
 
@@ -109,12 +106,14 @@ def test_record_with_order_and_follow_up_through_the_api(api_client, make_custom
         "result",
         "orderId",
         "staff",
+        "occurredAt",
         "followUpAt",
+        "followUpOwner",
         "followUpDoneAt",
         "createdAt",
     }
     assert data["orderId"] == str(order.pk)
-    assert data["staff"] == "agent"
+    assert data["staff"] == data["followUpOwner"] == "agent"
     assert data["followUpDoneAt"] is None
     assert Communication.objects.get(pk=data["id"]).follow_up_at == follow_up
 
@@ -294,7 +293,7 @@ def follow_ups(make_customer, make_user, agent):
     ],
 )
 def test_follow_up_windows_and_their_boundaries(follow_ups, agent, due, expected):
-    due_now = follow_ups_due(staff=agent, due=due, now=at(NOW))
+    due_now = follow_ups_due(owner=agent, due=due, now=at(NOW))
     assert [item.content for item in due_now] == expected
 
 
@@ -395,7 +394,7 @@ def test_a_communication_without_follow_up_cannot_be_marked_done(api_client, mak
 
 @pytest.mark.parametrize("due", ["today", "overdue", "week"])
 def test_follow_up_lists_use_the_partial_index(follow_ups, agent, due):
-    query_plan = plan(follow_ups_due(staff=agent, due=due, now=at(NOW)))
+    query_plan = plan(follow_ups_due(owner=agent, due=due, now=at(NOW)))
     assert "communication_followup_idx" in query_plan
     assert "Seq Scan" not in query_plan
 
