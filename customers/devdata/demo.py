@@ -6,19 +6,23 @@ so a second run finds the same phone numbers taken and loads nothing.
 """
 
 import random
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from crm.encryption import phone_index
 from crm.pii import normalize_phone
+from crm.roles import CUSTOMER_SERVICE
 from customers.devdata.tiers import level_for, points_for
 from customers.devdata.words import GIVEN, MOBILE_PREFIXES, SURNAMES, TAGS
 from customers.models import (
     Address,
+    Communication,
     Customer,
     CustomerSource,
     CustomerTag,
@@ -109,7 +113,56 @@ def load_demo_customers(count: int = 1000) -> int:
         OrderItem.objects.bulk_create(
             [item for order, items in orders for item in _attach(order, items)], batch_size=2000
         )
+        Communication.objects.bulk_create(
+            _demo_communications(rng, [customer for customer, _orders in demo], now)
+        )
     return len(demo)
+
+
+DEMO_TALKS = [
+    ("phone", "询问包间预订", "已预订周六晚包间"),
+    ("phone", "反馈上菜慢", "致歉并赠送甜品券"),
+    ("online", "咨询会员积分", "已说明积分规则"),
+    ("in_person", "生日宴需求", "推荐生日套餐"),
+    ("online", "投诉外卖洒漏", "已退款并回访"),
+]
+
+
+def _demo_communications(rng: random.Random, customers: list, now) -> list[Communication]:
+    """A front-desk colleague's recent conversations, some with follow-ups overdue, due today
+    and upcoming: the admin header and the follow-up lists have something to show."""
+    staff, _created = get_user_model().objects.get_or_create(
+        username="frontdesk",
+        defaults={"is_staff": True, "email": "frontdesk@example.com", "first_name": "小王"},
+    )
+    staff.groups.add(Group.objects.get(name=CUSTOMER_SERVICE))
+    # Overdue, overdue today, later today (half way to midnight, whatever the hour), upcoming.
+    midnight = timezone.make_aware(
+        datetime.combine(timezone.localdate(now) + timedelta(days=1), time.min)
+    )
+    follow_ups = [
+        -timedelta(days=2),
+        -timedelta(minutes=30),
+        (midnight - now) / 2,
+        timedelta(days=4),
+    ]
+    communications = []
+    for index, customer in enumerate(rng.sample(customers, min(40, len(customers)))):
+        channel, content, result = rng.choice(DEMO_TALKS)
+        follow_up_at = now + follow_ups[index % 4] if index < 16 else None
+        communications.append(
+            Communication(
+                customer_id=customer.pk,
+                channel=channel,
+                content=content,
+                result=result,
+                staff=staff,
+                occurred_at=now - timedelta(days=rng.randrange(1, 60), minutes=rng.randrange(600)),
+                follow_up_at=follow_up_at,
+                follow_up_owner=staff if follow_up_at else None,
+            )
+        )
+    return communications
 
 
 def _attach(order: Order, items: list[OrderItem]) -> list[OrderItem]:

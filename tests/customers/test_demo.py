@@ -43,3 +43,14 @@ def test_the_demo_of_make_run_loads_whole():
     number once collided and stopped `make run`)."""
     assert load_demo_customers(1000) == 1000
     assert Customer.objects.exclude(email=None).count() > 300
+
+
+def test_the_demo_has_follow_ups_overdue_due_today_and_upcoming():
+    from customers.models import Communication
+    from customers.selectors import follow_up_counts
+
+    load_demo_customers(60)
+    owner = Communication.objects.exclude(follow_up_owner=None).first().follow_up_owner
+    counts = follow_up_counts(owner)
+    assert counts["mine_overdue"] > 0 and counts["mine"] > counts["mine_overdue"]
+    assert Communication.objects.filter(follow_up_at__gt=timezone.now()).exists()
