@@ -7,6 +7,7 @@ hooks of tests/fuzz_hooks.py.
 """
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
 
 SEED = int(os.environ.get("FUZZ_SEED", 20261202))
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", 25))
+# More options for schemathesis, e.g. FUZZ_ARGS="--include-path-regex segments" to fuzz a part.
+EXTRA_ARGS = shlex.split(os.environ.get("FUZZ_ARGS", ""))
 CHECKS = [
     "not_a_server_error",
     "response_schema_conformance",
@@ -51,6 +54,7 @@ def test_every_operation_keeps_its_contract_under_generated_input(
         "--workers=2",
         "--no-color",
         f"--report-dir={tmp_path}",
+        *EXTRA_ARGS,
     ]
     # In tmp_path: schemathesis keeps a cache of past failures in .schemathesis/ of its cwd.
     environment = {

@@ -20,6 +20,7 @@ from crm.api.inputs import BIGINT_MAX, InputSerializer
 from crm.api.pagination import PagePagination
 from crm.errors import NotFound
 from crm.permissions import HasPerms, permissions_by_method
+from customers.conditions.openapi import ConditionJSONField
 from customers.pii_access import can_reveal, record_reveal, shown_phone
 from segments.models import Segment
 from segments.selectors import condition_field_catalogue, segment_analysis, segment_members
@@ -37,7 +38,7 @@ CONDITION_HELP = (
 class SegmentInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    condition = serializers.JSONField(help_text=CONDITION_HELP)
+    condition = ConditionJSONField(help_text=CONDITION_HELP)
     scopeId = serializers.IntegerField(
         min_value=1,
         required=False,
@@ -50,7 +51,7 @@ class SegmentSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
-    condition = serializers.JSONField()
+    condition = ConditionJSONField()
     scopeId = serializers.CharField(source="scope_id", allow_null=True)
     count = serializers.IntegerField(
         source="customer_count", help_text="Customers at the last count or refresh."
@@ -82,7 +83,7 @@ class MemberSerializer(serializers.Serializer):
 
 
 class PreviewInputSerializer(InputSerializer):
-    condition = serializers.JSONField(help_text=CONDITION_HELP)
+    condition = ConditionJSONField(help_text=CONDITION_HELP)
     scopeId = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
 
