@@ -30,23 +30,40 @@ CONTENT_TYPES = {
 }
 
 
+# OWASP CSV injection: a spreadsheet runs a cell starting with one of these as a formula, so such
+# a cell is written as text by prefixing a single quote.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(value):
+    """The cell as the spreadsheet should show it: text that a spreadsheet would evaluate gets a
+    leading quote; numbers, dates and empty cells are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def escape_row(row) -> list:
+    return [escape_formula(value) for value in row]
+
+
 def write_csv(path, *, headers: list[str], batches: Iterable[list[list]], title: str = "") -> None:
     # utf-8-sig: the byte-order mark makes Excel read the Chinese text as UTF-8.
     with open(path, "w", encoding="utf-8-sig", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(headers)
+        writer.writerow(escape_row(headers))
         for batch in batches:
-            writer.writerows(batch)
+            writer.writerows(escape_row(row) for row in batch)
 
 
 def write_xlsx(path, *, headers: list[str], batches: Iterable[list[list]], title: str = "") -> None:
     # write_only streams rows to disk instead of building every cell object in memory.
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=re.sub(r"[\\/*?:\[\]]", " ", title or "Sheet1")[:31])
-    sheet.append(headers)
+    sheet.append(escape_row(headers))
     for batch in batches:
         for row in batch:
-            sheet.append(row)
+            sheet.append(escape_row(row))
     workbook.save(path)
 
 
