@@ -36,6 +36,16 @@ PROFILE_FIELDS = [
 UPDATABLE_FIELDS = [*PROFILE_FIELDS, "status"]
 
 VERIFIED_FIELDS = {"phone", "email"}
+# Written by Customer.save from the values they index; full_clean leaves them (and the number
+# the database generates) alone.
+SEARCH_COLUMNS = [
+    "customer_no",
+    "phone_index",
+    "phone_index_next",
+    "email_index",
+    "email_index_next",
+    "phone_last4",
+]
 
 
 class DuplicatePhone(Conflict):
@@ -73,6 +83,8 @@ class VerificationFailed(NotAllowed):
 UNIQUE_ERRORS = {
     "customers_customer_phone_index_key": DuplicatePhone,
     "customers_customer_email_index_key": DuplicateEmail,
+    "customers_customer_phone_index_next_key": DuplicatePhone,
+    "customers_customer_email_index_next_key": DuplicateEmail,
     "customers_customer_customer_no_key": DuplicateCustomerNo,
 }
 
@@ -110,7 +122,7 @@ def customer_create(
     )
     if customer_no:
         customer.customer_no = clean_customer_no(customer_no)
-    customer.full_clean(exclude=["customer_no", "phone_index", "email_index", "phone_last4"])
+    customer.full_clean(exclude=SEARCH_COLUMNS)
     with transaction.atomic():
         _check_unique(customer)
         customer._history_user = actor
@@ -170,7 +182,7 @@ def customer_update(
         changed = {name for name in changed if getattr(customer, name) != changes[name]}
         for name in changed:
             setattr(customer, name, changes[name])
-        customer.full_clean(exclude=["customer_no", "phone_index", "email_index", "phone_last4"])
+        customer.full_clean(exclude=SEARCH_COLUMNS)
         if changed & {"phone", "email"}:
             _check_unique(customer)
         if changed:
@@ -197,9 +209,9 @@ def _check_unique(customer: Customer) -> None:
     """Clear 409s for the common case; _save_unique covers the race between two requests."""
     customer.refresh_search_columns()
     others = Customer.objects.exclude(pk=customer.pk)
-    if customer.phone_index and others.filter(phone_index=customer.phone_index).exists():
+    if customer.phone and others.by_phone(customer.phone).exists():
         raise DuplicatePhone()
-    if customer.email_index and others.filter(email_index=customer.email_index).exists():
+    if customer.email and others.by_email(customer.email).exists():
         raise DuplicateEmail()
     # An unset number is still a DatabaseDefault here: the database generates it on insert.
     chosen_no = customer.customer_no if isinstance(customer.customer_no, str) else None
@@ -211,8 +223,8 @@ def _columns_written(changed: set[str]) -> list[str]:
     """The changed fields plus the search columns derived from them (Customer.save)."""
     derived = {
         "name": ["name_grams"],
-        "phone": ["phone_index", "phone_last4"],
-        "email": ["email_index"],
+        "phone": ["phone_index", "phone_index_next", "phone_last4"],
+        "email": ["email_index", "email_index_next"],
     }
     return sorted({*changed, "updated_at", *(c for f in changed for c in derived.get(f, []))})
 
