@@ -11,6 +11,7 @@ from django.db import connection
 
 from crm.encryption import blind_index
 from crm.models import JobRun
+from customers.imports.customers import customers_import
 from customers.models import Customer
 from customers.services import DuplicateEmail, DuplicatePhone, customer_update
 from customers.services.blind_indexes import ReindexNotReady, reindex_blind_indexes
@@ -148,3 +149,24 @@ def test_the_command_runs_a_pass_as_a_job(keys, make_customer, capsys):
     assert "customers_customer: would rewrite 1" in out
     assert "customers_customer: rewrote 1" in out
     assert JobRun.objects.filter(name="customers.reindex_blind_indexes").count() == 2
+
+
+@pytest.mark.django_db
+def test_an_import_changing_an_e_mail_during_the_re_index_leaves_no_stale_hash(
+    keys, make_customer, make_user, tmp_path
+):
+    keys.MEDIA_ROOT = tmp_path / "media"
+    start_reindex(keys)
+    customer = make_customer(name="老客", phone="13800138000", email="old@example.com")
+    path = tmp_path / "c.csv"
+    path.write_text("姓名,手机号,邮箱\n老客,13800138000,new@example.com\n", encoding="utf-8")
+
+    result = customers_import(
+        actor=make_user("importer", roles=["manager"]), path=path, on_duplicate="update"
+    )
+    assert result.updated == 1
+    assert found("old@example.com") == []
+    reindex_blind_indexes()
+    switch(keys)
+    assert found("old@example.com") == []
+    assert found("new@example.com") == [customer.name]
