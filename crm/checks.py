@@ -38,4 +38,14 @@ def check_pii_keys(app_configs, **kwargs):
                 id="crm.E003",
             )
         )
+    upcoming = getattr(settings, "BLIND_INDEX_KEY_NEXT", "")
+    if upcoming and (len(upcoming) < 32 or upcoming == settings.BLIND_INDEX_KEY):
+        errors.append(
+            checks.Error(
+                "BLIND_INDEX_KEY_NEXT must be a new key of at least 32 characters.",
+                hint="It is set only during a blind-index re-index (docs/security.md, "
+                '"Key rotation").',
+                id="crm.E004",
+            )
+        )
     return errors

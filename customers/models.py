@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import F, Func, Q
 from django.utils import timezone
@@ -12,7 +13,7 @@ from simple_history.models import HistoricalRecords
 from crm.encryption import EncryptedTextField
 from customers.levels import base_level, level_choices
 from customers.querysets import CustomerQuerySet
-from customers.search import contact_columns, name_grams
+from customers.search import contact_columns, name_grams, next_index_columns
 
 # Generated numbers look like C00001; callers may choose any other number.
 GENERATED_CUSTOMER_NO = r"^C\d{5,}$"
@@ -139,6 +140,11 @@ class Customer(models.Model):
     phone_last4 = models.CharField(max_length=4, editable=False)
     email = EncryptedTextField(_("e-mail"), null=True, blank=True)
     email_index = models.BinaryField(max_length=32, unique=True, null=True, editable=False)
+    # The indexes under BLIND_INDEX_KEY_NEXT, filled only while the blind indexes move to a new
+    # key, and emptied when the move is finished (docs/security.md, "Key rotation"); lookups
+    # match both columns meanwhile (crm.encryption.blind_index_match).
+    phone_index_next = models.BinaryField(max_length=32, unique=True, null=True, editable=False)
+    email_index_next = models.BinaryField(max_length=32, unique=True, null=True, editable=False)
     gender = models.CharField(_("gender"), max_length=10, choices=Gender, default=Gender.UNKNOWN)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     avatar = models.URLField(_("avatar"), max_length=500, blank=True)
@@ -168,7 +174,10 @@ class Customer(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = CustomerQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["name_grams", "updated_at"], m2m_fields=[tags])
+    history = HistoricalRecords(
+        excluded_fields=["name_grams", "updated_at", "phone_index_next", "email_index_next"],
+        m2m_fields=[tags],
+    )
 
     class Meta:
         verbose_name = _("customer")
@@ -230,6 +239,9 @@ class Customer(models.Model):
                 columns.phone_last4,
                 columns.email_index,
             )
+            self.phone_index_next, self.email_index_next = next_index_columns(
+                self.phone, self.email
+            )
             self._indexed = indexed
 
 
@@ -238,7 +250,14 @@ class Address(models.Model):
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="addresses"
     )
     label = models.CharField(_("label"), max_length=20, blank=True, help_text=_("Home, office ..."))
-    recipient = models.CharField(_("recipient"), max_length=64, blank=True)
+    # Free text that names a person: encrypted like the phone and the street address.
+    recipient = EncryptedTextField(
+        _("recipient"),
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[MaxLengthValidator(64)],
+    )
     phone = EncryptedTextField(_("phone"), blank=True, default="")
     province = models.CharField(_("province"), max_length=32, blank=True)
     city = models.CharField(_("city"), max_length=32, blank=True)
@@ -270,7 +289,9 @@ class CustomerNote(models.Model):
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="notes"
     )
-    body = models.TextField(_("note"))
+    # Staff write personal details into notes and conversations: encrypted at rest. Nothing
+    # searches these texts (docs/security.md, "Encryption at rest").
+    body = EncryptedTextField(_("note"))
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("author"),
@@ -453,8 +474,8 @@ class Communication(models.Model):
         db_index=False,
     )
     channel = models.CharField(_("channel"), max_length=16, choices=CommunicationChannel)
-    content = models.TextField(_("content"))
-    result = models.TextField(_("result"))
+    content = EncryptedTextField(_("content"))
+    result = EncryptedTextField(_("result"))
     order = models.ForeignKey(
         Order,
         verbose_name=_("order"),

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
-from crm.encryption import email_index, phone_index
+from crm.encryption import blind_index_candidates, blind_index_match
 from crm.pii import normalize_email, normalize_phone
 from customers.search import search_kind, term_grams
 
@@ -17,8 +17,17 @@ class CustomerQuerySet(models.QuerySet):
         return self.exclude(status="archived")
 
     def by_phone(self, phone: str):
-        """The customer with this normalised (E.164) phone number, by its blind index."""
-        return self.filter(phone_index=phone_index(phone))
+        """The customer with this normalised (E.164) phone number, by its blind index (in
+        either index column, so that it keeps working while the index moves to a new key)."""
+        return self.filter(
+            blind_index_match("phone_index", blind_index_candidates(phone, purpose="phone"))
+        )
+
+    def by_email(self, email: str):
+        """The customer with this normalised e-mail address, by its blind index."""
+        return self.filter(
+            blind_index_match("email_index", blind_index_candidates(email, purpose="email"))
+        )
 
     def search(self, term: str):
         """Fuzzy name, phone (full or last 4), e-mail (exact) or customer number (prefix)."""
@@ -31,7 +40,7 @@ class CustomerQuerySet(models.QuerySet):
                 email = normalize_email(term)
             except ValidationError:
                 return self.none()
-            return self.filter(email_index=email_index(email))
+            return self.by_email(email)
         if kind == "customer_no":
             return self.filter(customer_no__startswith=term.upper())
         digits = re.sub(r"\D", "", term)

@@ -12,7 +12,7 @@ a substring recheck removes names that hold the bigrams in another order.
 import re
 from typing import NamedTuple
 
-from crm.encryption import email_index, encrypt, phone_index
+from crm.encryption import email_index, encrypt, next_blind_index, phone_index
 from crm.pii import phone_last4
 
 PHONE_CHARS = re.compile(r"^\+?[\d\s\-()]+$")
@@ -75,4 +75,13 @@ def contact_columns(phone: str | None, email: str | None, *, encrypted: bool = T
         phone_last4(phone) if phone else "",
         (encrypt(email) if encrypted else email) if email else None,
         email_index(email) if email else None,
+    )
+
+
+def next_index_columns(phone: str | None, email: str | None) -> tuple[bytes | None, bytes | None]:
+    """The second index columns (phone_index_next, email_index_next) of a normalised phone and
+    e-mail: their hashes under BLIND_INDEX_KEY_NEXT during a re-index, otherwise empty."""
+    return (
+        next_blind_index(phone, purpose="phone") if phone else None,
+        next_blind_index(email, purpose="email") if email else None,
     )

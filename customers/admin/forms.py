@@ -138,6 +138,8 @@ class AddressForm(forms.ModelForm):
             "postal_code",
             "is_default",
         ]
+        # An encrypted text column, but a one-line name.
+        widgets = {"recipient": forms.TextInput}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from crm.encryption import phone_index
+from crm.encryption import blind_index_match, phone_index
 from crm.pii import normalize_phone
 from customers.imports.columns import (
     CUSTOMER_ALIASES,
@@ -229,12 +229,15 @@ def _preview(file_path, name, form) -> dict:
     columns = {field: table.headers.index(header) for header, field in mapping.items()}
     batch = next(table.batches(PREVIEW_ROWS), [])
     prepared, errors = prepare_customer_rows(batch, columns, timezone.localdate())
-    existing = set(
+    # Either index column: during a blind-index re-index the hash may be in the second one.
+    existing = {
         bytes(index)
-        for index in Customer.objects.filter(
-            phone_index__in=[p.phone_index for p in prepared]
-        ).values_list("phone_index", flat=True)
-    )
+        for pair in Customer.objects.filter(
+            blind_index_match("phone_index", [p.phone_index for p in prepared])
+        ).values_list("phone_index", "phone_index_next")
+        for index in pair
+        if index is not None
+    }
     seen = {}
     for row in prepared:
         if row.phone_index in seen:

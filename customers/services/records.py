@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event, record_refusal
 from crm.auth import lockout
+from crm.encryption import blind_index_match
 from crm.errors import BusinessError, Conflict, NotAllowed, violated_constraint
 from crm.request_context import current_ip
 from customers.models import (
@@ -36,6 +37,16 @@ PROFILE_FIELDS = [
 UPDATABLE_FIELDS = [*PROFILE_FIELDS, "status"]
 
 VERIFIED_FIELDS = {"phone", "email"}
+# Written by Customer.save from the values they index; full_clean leaves them (and the number
+# the database generates) alone.
+SEARCH_COLUMNS = [
+    "customer_no",
+    "phone_index",
+    "phone_index_next",
+    "email_index",
+    "email_index_next",
+    "phone_last4",
+]
 
 CHANGE_PERMISSION = "customers.change_customer"
 TAG_PERMISSION = "customers.tag_customer"
@@ -76,6 +87,8 @@ class VerificationFailed(NotAllowed):
 UNIQUE_ERRORS = {
     "customers_customer_phone_index_key": DuplicatePhone,
     "customers_customer_email_index_key": DuplicateEmail,
+    "customers_customer_phone_index_next_key": DuplicatePhone,
+    "customers_customer_email_index_next_key": DuplicateEmail,
     "customers_customer_customer_no_key": DuplicateCustomerNo,
 }
 
@@ -113,7 +126,7 @@ def customer_create(
     )
     if customer_no:
         customer.customer_no = clean_customer_no(customer_no)
-    customer.full_clean(exclude=["customer_no", "phone_index", "email_index", "phone_last4"])
+    customer.full_clean(exclude=SEARCH_COLUMNS)
     with transaction.atomic():
         _check_unique(customer)
         customer._history_user = actor
@@ -171,7 +184,7 @@ def customer_update(
         changed = {name for name in changed if getattr(customer, name) != changes[name]}
         for name in changed:
             setattr(customer, name, changes[name])
-        customer.full_clean(exclude=["customer_no", "phone_index", "email_index", "phone_last4"])
+        customer.full_clean(exclude=SEARCH_COLUMNS)
         if changed & {"phone", "email"}:
             _check_unique(customer)
         if changed:
@@ -213,10 +226,11 @@ def _check_unique(customer: Customer) -> None:
     """Clear 409s for the common case; _save_unique covers the race between two requests."""
     customer.refresh_search_columns()
     others = Customer.objects.exclude(pk=customer.pk)
-    if customer.phone_index and others.filter(phone_index=customer.phone_index).exists():
-        raise DuplicatePhone()
-    if customer.email_index and others.filter(email_index=customer.email_index).exists():
-        raise DuplicateEmail()
+    # The hashes refresh_search_columns just computed: a blind index costs an HMAC each time.
+    for column, error in (("phone_index", DuplicatePhone), ("email_index", DuplicateEmail)):
+        hashes = [h for h in (getattr(customer, column), getattr(customer, f"{column}_next")) if h]
+        if hashes and others.filter(blind_index_match(column, hashes)).exists():
+            raise error()
     # An unset number is still a DatabaseDefault here: the database generates it on insert.
     chosen_no = customer.customer_no if isinstance(customer.customer_no, str) else None
     if customer._state.adding and chosen_no and others.filter(customer_no=chosen_no).exists():
@@ -227,8 +241,8 @@ def _columns_written(changed: set[str]) -> list[str]:
     """The changed fields plus the search columns derived from them (Customer.save)."""
     derived = {
         "name": ["name_grams"],
-        "phone": ["phone_index", "phone_last4"],
-        "email": ["email_index"],
+        "phone": ["phone_index", "phone_index_next", "phone_last4"],
+        "email": ["email_index", "email_index_next"],
     }
     return sorted({*changed, "updated_at", *(c for f in changed for c in derived.get(f, []))})
 
