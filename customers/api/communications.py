@@ -9,7 +9,6 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -223,18 +222,13 @@ class FollowUpListView(GenericAPIView):
         chosen = request.query_params.get("owner") or "me"
         if chosen == "me":
             return request.user
-        if not (chosen == "all" or (chosen.isdigit() and int(chosen) <= INTEGER_MAX)):
-            raise serializers.ValidationError({"owner": [_("Use me, all or a user id.")]})
-        if not request.user.has_perm(follow_ups.CHANGE_PERMISSION):
-            raise PermissionDenied(
-                _("Only staff allowed to change communications see their colleagues' follow-ups.")
-            )
         if chosen == "all":
+            follow_ups.check_may_see_team(request.user)
             return None
-        owner = get_user_model().objects.filter(pk=int(chosen)).first()
-        if owner is None:
-            raise serializers.ValidationError({"owner": [_("No staff member with this id.")]})
-        return owner
+        if not (chosen.isdigit() and int(chosen) <= INTEGER_MAX):
+            raise serializers.ValidationError({"owner": [_("Use me, all or a user id.")]})
+        follow_ups.check_may_see_team(request.user)
+        return _staff_member(int(chosen), field="owner")
 
 
 class FollowUpDetailView(GenericAPIView):
@@ -264,11 +258,7 @@ class FollowUpDetailView(GenericAPIView):
         body = FollowUpChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        owner = None
-        if "ownerId" in data:
-            owner = get_user_model().objects.filter(pk=data["ownerId"]).first()
-            if owner is None:
-                raise serializers.ValidationError({"ownerId": [_("No staff member with this id.")]})
+        owner = _staff_member(data["ownerId"], field="ownerId") if "ownerId" in data else None
         try:
             follow_ups.follow_up_change(
                 communication=communication,
@@ -280,6 +270,13 @@ class FollowUpDetailView(GenericAPIView):
         except DjangoValidationError as error:
             raise api_errors(error) from None
         return Response(CommunicationSerializer(_shown(communication.pk)).data)
+
+
+def _staff_member(pk: int, *, field: str):
+    owner = get_user_model().objects.filter(pk=pk).first()
+    if owner is None:
+        raise serializers.ValidationError({field: [_("No staff member with this id.")]})
+    return owner
 
 
 def _shown(pk) -> Communication:

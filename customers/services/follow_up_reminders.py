@@ -47,12 +47,11 @@ def send_follow_up_digests(*, now: datetime | None = None) -> dict:
         .order_by("follow_up_owner")
     )
     done = set(FollowUpDigest.objects.filter(day=today).values_list("owner_id", flat=True))
-    users = get_user_model().objects
+    rows = [row for row in owners if row["follow_up_owner"] not in done]
+    users = get_user_model().objects.in_bulk([row["follow_up_owner"] for row in rows])
     sent = 0
     with get_connection() as connection:
-        for row in owners:
-            if row["follow_up_owner"] in done:
-                continue
+        for row in rows:
             with transaction.atomic():
                 _digest, created = FollowUpDigest.objects.get_or_create(
                     owner_id=row["follow_up_owner"],
@@ -61,7 +60,7 @@ def send_follow_up_digests(*, now: datetime | None = None) -> dict:
                 )
                 if not created:
                     continue
-                owner = users.get(pk=row["follow_up_owner"])
+                owner = users[row["follow_up_owner"]]
                 _digest_message(owner, row, now=now, connection=connection).send()
             sent += 1
     return {"digests": sent, "alreadySent": len(done)}
@@ -98,7 +97,9 @@ def escalate_overdue_follow_ups(*, now: datetime | None = None) -> dict:
                 )
                 if not batch:
                     break
-                _escalation_message(managers, batch, hours=hours, connection=connection).send()
+                _escalation_message(
+                    managers, batch, hours=hours, now=now, connection=connection
+                ).send()
                 Communication.objects.filter(pk__in=[c.pk for c in batch]).update(
                     follow_up_escalated_at=now
                 )
@@ -126,12 +127,12 @@ def _digest_message(owner, row, *, now, connection) -> EmailMessage:
     return EmailMessage(subject, body, to=[owner.email], connection=connection)
 
 
-def _escalation_message(managers, follow_ups, *, hours, connection) -> EmailMessage:
+def _escalation_message(managers, follow_ups, *, hours, now, connection) -> EmailMessage:
     with translation.override(settings.LANGUAGE_CODE):
         body = render_to_string(
             "customers/email/follow_up_escalation.txt",
             {
-                "follow_ups": _shown(follow_ups, timezone.now()),
+                "follow_ups": _shown(follow_ups, now),
                 "hours": hours,
                 "url": _url("admin:customers_communication_changelist") + "?follow_up=team_overdue",
             },

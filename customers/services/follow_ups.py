@@ -42,6 +42,19 @@ class NotYourFollowUp(NotAllowed):
     )
 
 
+class NotYourTeam(NotAllowed):
+    code = "permission_denied"
+    default_message = _(
+        "Only staff allowed to change communications see their colleagues' follow-ups."
+    )
+
+
+def check_may_see_team(actor) -> None:
+    """Colleagues' follow-ups are for those who may take them over."""
+    if not actor.has_perm(CHANGE_PERMISSION):
+        raise NotYourTeam()
+
+
 def can_manage(actor, communication: Communication) -> bool:
     """Whether `actor` may mark this follow-up done, move it or hand it over."""
     if actor is None or not actor.is_authenticated:
