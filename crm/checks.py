@@ -43,8 +43,8 @@ def check_pii_keys(app_configs, **kwargs):
         errors.append(
             checks.Error(
                 "BLIND_INDEX_KEY_NEXT must be a new key of at least 32 characters.",
-                hint="It is set only during a blind-index re-index (docs/security.md, "
-                '"Key rotation").',
+                hint="It is set only during a blind-index re-index (docs/configuration.md, "
+                '"Personal data encryption").',
                 id="crm.E004",
             )
         )

@@ -3,10 +3,10 @@
 The ciphertext is what the database stores; the blind index (a keyed HMAC of the normalised
 value) is what uniqueness and exact search use, so neither needs the plaintext in the database.
 
-Both keys rotate (docs/security.md, "Key rotation"): FIELD_ENCRYPTION_KEYS is a list, newest
-first, and `manage.py rotate_field_keys` re-encrypts stored values under the newest; a new
-blind-index key is set as BLIND_INDEX_KEY_NEXT while a second index column is filled with it,
-and lookups match a value's hashes under both keys until the switch.
+Both keys rotate (docs/configuration.md, "Personal data encryption"): FIELD_ENCRYPTION_KEYS
+is a list, newest first, and `manage.py rotate_field_keys` re-encrypts stored values under the
+newest; a new blind-index key is set as BLIND_INDEX_KEY_NEXT while a second index column is
+filled with it, and lookups match a value's hashes under both keys until the switch.
 """
 
 import hashlib

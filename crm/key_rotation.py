@@ -1,5 +1,5 @@
 """Re-encrypting every stored value under the newest FIELD_ENCRYPTION_KEYS key
-(`manage.py rotate_field_keys`, docs/security.md "Key rotation").
+(`manage.py rotate_field_keys`, docs/configuration.md "Personal data encryption").
 
 The encrypted columns are found, not listed: every concrete field that is an EncryptedTextField,
 on every installed model, which includes simple-history's historical models (they copy the field,

@@ -141,8 +141,8 @@ class Customer(models.Model):
     email = EncryptedTextField(_("e-mail"), null=True, blank=True)
     email_index = models.BinaryField(max_length=32, unique=True, null=True, editable=False)
     # The indexes under BLIND_INDEX_KEY_NEXT, filled only while the blind indexes move to a new
-    # key, and emptied when the move is finished (docs/security.md, "Key rotation"); lookups
-    # match both columns meanwhile (crm.encryption.blind_index_match).
+    # key, and emptied when the move is finished (docs/configuration.md, "Personal data
+    # encryption"); lookups match both columns meanwhile (crm.encryption.blind_index_match).
     phone_index_next = models.BinaryField(max_length=32, unique=True, null=True, editable=False)
     email_index_next = models.BinaryField(max_length=32, unique=True, null=True, editable=False)
     gender = models.CharField(_("gender"), max_length=10, choices=Gender, default=Gender.UNKNOWN)
@@ -290,7 +290,7 @@ class CustomerNote(models.Model):
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="notes"
     )
     # Staff write personal details into notes and conversations: encrypted at rest. Nothing
-    # searches these texts (docs/security.md, "Encryption at rest").
+    # searches these texts (docs/configuration.md, "Personal data encryption").
     body = EncryptedTextField(_("note"))
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,

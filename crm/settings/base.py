@@ -119,7 +119,7 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / ".data" / "media")))
 # PII encryption: Fernet keys, newest first (MultiFernet decrypts with any, encrypts with the
 # first), and a separate key for the HMAC blind indexes used for uniqueness and exact search.
 # BLIND_INDEX_KEY_NEXT is set only while the blind indexes are re-indexed under a new key
-# (docs/security.md, "Key rotation").
+# (docs/configuration.md, "Personal data encryption").
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
 BLIND_INDEX_KEY = env_str("BLIND_INDEX_KEY", "")
 BLIND_INDEX_KEY_NEXT = env_str("BLIND_INDEX_KEY_NEXT", "")

@@ -87,7 +87,7 @@ BLIND_INDEXES = {"phone_index", "email_index"}
 def owners(column, keys) -> dict:
     """{value: customer id} of the customers whose `column` holds one of `keys`. A blind index
     is also looked for in its second column (`column`_next), where it is between the switch to
-    a new key and the end of the re-index (docs/security.md, "Key rotation")."""
+    a new key and the end of the re-index (docs/configuration.md, "Personal data encryption")."""
     if not keys:
         return {}
     # The second probe runs only for a key the first did not find (the LIMIT stops the append).

@@ -197,7 +197,8 @@ class BatchWriter:
                 email = COALESCE(s.email, c.email),
                 email_index = COALESCE(s.email_index, c.email_index),
                 -- A new e-mail's hash under a re-index's next key is filled by the re-index
-                -- pass; the old e-mail's must not stay (docs/security.md, "Key rotation").
+                -- pass; the old e-mail's must not stay (docs/configuration.md, "Personal data
+                -- encryption").
                 email_index_next = CASE WHEN s.email IS NULL THEN c.email_index_next END,
                 gender = COALESCE(s.gender, c.gender),
                 birthday = COALESCE(s.birthday, c.birthday),

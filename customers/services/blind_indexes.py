@@ -1,5 +1,5 @@
 """Moving the phone and e-mail blind indexes to a new BLIND_INDEX_KEY: a planned re-index
-(`manage.py reindex_blind_indexes`, docs/security.md "Key rotation").
+(`manage.py reindex_blind_indexes`, docs/configuration.md "Personal data encryption").
 
 1. With BLIND_INDEX_KEY_NEXT set, every write fills the second index columns
    (`phone_index_next`, `email_index_next`) as well, lookups match both columns and both keys,

@@ -1,5 +1,6 @@
-"""A new BLIND_INDEX_KEY as a planned re-index (docs/security.md, "Key rotation"): search by phone
-and e-mail, and the duplicate checks, keep working before, during and after the move."""
+"""A new BLIND_INDEX_KEY as a planned re-index (docs/configuration.md, "Personal data
+encryption"): search by phone and e-mail, and the duplicate checks, keep working before,
+during and after the move."""
 
 import hmac
 import secrets

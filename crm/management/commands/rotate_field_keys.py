@@ -8,7 +8,7 @@ class Command(BaseCommand):
     help = (
         "Re-encrypt every encrypted column, history included, under the newest key of "
         "FIELD_ENCRYPTION_KEYS, in batches. Resumable: a re-run skips what is done. "
-        'docs/security.md, "Key rotation".'
+        'docs/configuration.md, "Personal data encryption".'
     )
 
     def add_arguments(self, parser):

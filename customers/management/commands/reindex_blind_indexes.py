@@ -9,7 +9,7 @@ class Command(BaseCommand):
         "Move the phone and e-mail blind indexes to a new key, in batches (resumable): without "
         "--finish, fill the second index columns under BLIND_INDEX_KEY_NEXT; with --finish, "
         "after the switch, rewrite the first columns under BLIND_INDEX_KEY and empty the "
-        'second. docs/security.md, "Key rotation".'
+        'second. docs/configuration.md, "Personal data encryption".'
     )
 
     def add_arguments(self, parser):
