@@ -9,3 +9,5 @@ class MembershipAuditAction(models.TextChoices):
     POINTS_ADJUST = "points_adjust", _("Points adjustment")
     LEVEL_CHANGE = "level_change", _("Tier change")
     ENROLL = "enroll", _("Membership enrolment")
+    BENEFIT_USE = "benefit_use", _("Benefit use")
+    BENEFIT_REVERSAL = "benefit_reversal", _("Benefit use reversed")

@@ -136,6 +136,13 @@ class BenefitKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class UsagePeriod(models.TextChoices):
+    DAY = "day", _("per day")
+    MONTH = "month", _("per calendar month")
+    YEAR = "year", _("per calendar year")
+    TERM = "term", _("per membership term")
+
+
 class Benefit(models.Model):
     """One benefit of a tier. Benefits that share a non-empty `exclusive_group` do not stack: the
     best one applies; all others add up (membership.benefits says how each kind adds)."""
@@ -165,6 +172,16 @@ class Benefit(models.Model):
     )
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    usage_limit = models.PositiveSmallIntegerField(
+        _("uses allowed"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("How many times a customer may use it in each period; empty for no limit."),
+    )
+    usage_period = models.CharField(
+        _("limit period"), max_length=8, choices=UsagePeriod, default=UsagePeriod.TERM
+    )
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
 
@@ -229,13 +246,26 @@ class BenefitUsage(models.Model):
         related_name="+",
     )
     used_at = models.DateTimeField(_("used at"), default=timezone.now)
+    idempotency_key = models.CharField(
+        _("idempotency key"), max_length=200, null=True, blank=True, unique=True
+    )
+    # What the request asked for, so that a repeated key with another request is refused.
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    # Set when the order it was used on is refunded in full: the use no longer counts.
+    reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("benefit usage")
         verbose_name_plural = _("benefit usages")
         ordering = ["-used_at", "-id"]
         indexes = [
-            models.Index(F("customer_id"), F("used_at").desc(), name="benefit_usage_customer_idx")
+            models.Index(F("customer_id"), F("used_at").desc(), name="benefit_usage_customer_idx"),
+            # The per-period limit counts one customer's uses of one benefit.
+            models.Index(
+                fields=["benefit", "customer", "used_at"],
+                condition=Q(reversed_at__isnull=True),
+                name="benefit_usage_counted_idx",
+            ),
         ]
 
     def __str__(self):

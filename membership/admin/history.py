@@ -88,9 +88,10 @@ class BenefitUsageAdmin(ReadOnlyAdminMixin, CustomerRecordsAdmin):
         "order",
         "note",
         "actor",
+        "reversed_at",
     )
     list_display_links = ("used_at",)
     list_filter = ("benefit__level",)
     list_select_related = ("customer", "benefit", "order", "actor")
     customer_ordering = ("-used_at", "-id")  # benefit_usage_customer_idx
-    fields = ("customer", "benefit", "order", "value", "note", "actor", "used_at")
+    fields = ("customer", "benefit", "order", "value", "note", "actor", "used_at", "reversed_at")

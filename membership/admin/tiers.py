@@ -38,6 +38,8 @@ class BenefitInline(admin.TabularInline):
         "exclusive_group",
         "valid_from",
         "valid_until",
+        "usage_limit",
+        "usage_period",
         "is_active",
         "sort_order",
     )

@@ -13,11 +13,20 @@ from rest_framework.response import Response
 from crm.api.inputs import InputSerializer
 from crm.permissions import HasPerms
 from customers.models import Order
-from membership.api.inputs import customer_named, referenced, valid_body
+from membership.api.inputs import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_PARAMETER,
+    customer_named,
+    field_of,
+    idempotency_key,
+    referenced,
+    valid_body,
+)
 from membership.api.levels import BenefitSerializer
 from membership.api.lists import BenefitUsageFilter, CustomerRowsListView
 from membership.models import Benefit, BenefitUsage
 from membership.services.benefits import benefits_for, record_usage
+from membership.services.points import IdempotencyKeyReused
 
 
 class CustomerQuerySerializer(serializers.Serializer):
@@ -66,6 +75,11 @@ class BenefitUsageSerializer(serializers.Serializer):
     note = serializers.CharField()
     actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     usedAt = serializers.DateTimeField(source="used_at")
+    reversedAt = serializers.DateTimeField(
+        source="reversed_at",
+        allow_null=True,
+        help_text="When a full refund of its order reversed the use; it no longer counts.",
+    )
 
 
 class CustomerBenefitsView(GenericAPIView):
@@ -109,35 +123,49 @@ class BenefitUseView(GenericAPIView):
     @extend_schema(
         summary="Record that a customer used a benefit",
         description=(
-            "The benefit must apply to the customer now (their tier, its validity, stacking); "
-            "orderId, when given, must be one of the customer's orders. "
-            "Needs membership.add_benefitusage."
+            "The benefit must apply to the customer now (their tier, its validity, stacking) "
+            "and have uses left in its period (error code benefit_usage_limit_reached); "
+            "orderId, when given, must be one of the customer's orders. A full refund of that "
+            "order reverses the use. Audited. Needs membership.add_benefitusage."
         ),
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=BenefitUseInputSerializer,
         responses={
             201: BenefitUsageSerializer,
-            400: OpenApiResponse(description="The benefit does not apply, or a field is invalid."),
+            200: OpenApiResponse(
+                BenefitUsageSerializer, description="A repeat of an earlier request's key."
+            ),
+            400: OpenApiResponse(
+                description="The benefit does not apply or is used up, or a field is invalid."
+            ),
             404: OpenApiResponse(description="No such benefit, customer or order."),
+            409: OpenApiResponse(description="The Idempotency-Key was used for another request."),
         },
         tags=["membership"],
     )
     def post(self, request, pk):
         benefit = get_object_or_404(Benefit, pk=pk)
         data = valid_body(request, BenefitUseInputSerializer)
-        usage = record_usage(
-            benefit=benefit,
-            customer=customer_named(data["customerId"], "level"),
-            order=referenced(
-                Order.objects.only("pk", "customer_id"),
-                data.get("orderId"),
-                field="orderId",
-                message=_("No order with this id."),
-            ),
-            value=data["value"],
-            note=data["note"],
-            actor=request.user,
+        key = idempotency_key(request)
+        with field_of(IdempotencyKeyReused, IDEMPOTENCY_HEADER):
+            use = record_usage(
+                benefit=benefit,
+                customer=customer_named(data["customerId"], "level"),
+                order=referenced(
+                    Order.objects.only("pk", "customer_id"),
+                    data.get("orderId"),
+                    field="orderId",
+                    message=_("No order with this id."),
+                ),
+                value=data["value"],
+                note=data["note"],
+                actor=request.user,
+                idempotency_key=key,
+            )
+        return Response(
+            BenefitUsageSerializer(use.usage).data,
+            status=status.HTTP_200_OK if use.repeated else status.HTTP_201_CREATED,
         )
-        return Response(BenefitUsageSerializer(usage).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(

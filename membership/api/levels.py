@@ -13,7 +13,7 @@ from crm.api.inputs import InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import ModelPermissions
 from membership.api.inputs import apply_body
-from membership.models import Benefit, BenefitKind, ConditionMatch, MembershipLevel
+from membership.models import Benefit, BenefitKind, ConditionMatch, MembershipLevel, UsagePeriod
 from membership.services import benefits as benefit_services
 from membership.services import levels as level_services
 
@@ -141,6 +141,12 @@ class BenefitSerializer(serializers.Serializer):
     )
     validFrom = serializers.DateField(source="valid_from", allow_null=True)
     validUntil = serializers.DateField(source="valid_until", allow_null=True)
+    usageLimit = serializers.IntegerField(
+        source="usage_limit",
+        allow_null=True,
+        help_text="Uses allowed per customer in each usagePeriod; null for no limit.",
+    )
+    usagePeriod = serializers.ChoiceField(source="usage_period", choices=UsagePeriod.choices)
 
 
 class LevelBenefitSerializer(BenefitSerializer):
@@ -162,6 +168,12 @@ class BenefitInputSerializer(InputSerializer):
     )
     validFrom = serializers.DateField(source="valid_from", required=False, allow_null=True)
     validUntil = serializers.DateField(source="valid_until", required=False, allow_null=True)
+    usageLimit = serializers.IntegerField(
+        source="usage_limit", min_value=1, max_value=32767, required=False, allow_null=True
+    )
+    usagePeriod = serializers.ChoiceField(
+        source="usage_period", choices=UsagePeriod.choices, required=False
+    )
     isActive = serializers.BooleanField(source="is_active", required=False)
     sortOrder = serializers.IntegerField(source="sort_order", min_value=0, required=False)
 

@@ -5,23 +5,39 @@ Stacking: benefits that share a non-empty exclusive group do not stack, the best
 highest value, then the first in the tier's order) applies; all other benefits apply together.
 Applied discounts add up, capped at 100 percent off; applied points multipliers add their
 bonuses (1.2 and 1.1 make 1.3).
+
+Using a benefit: a benefit with a usage limit may be used that many times per period (day,
+calendar month, calendar year, or membership term); a use is idempotent by its key, audited, and
+reversed (no longer counted) when the order it was used on is refunded in full.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
 from crm.audit_actions import AuditAction
-from crm.errors import BusinessError, Conflict
+from crm.errors import BusinessError, Conflict, violated_constraint
 from customers.models import Customer, Order
-from membership.models import Benefit, BenefitKind, BenefitUsage
+from membership.audit_actions import MembershipAuditAction
+from membership.models import (
+    Benefit,
+    BenefitKind,
+    BenefitUsage,
+    Membership,
+    MembershipStatus,
+    UsagePeriod,
+)
+from membership.services.locking import lock_customer
+from membership.services.points import IdempotencyKeyReused, fingerprint
+
+IDEMPOTENCY_CONSTRAINT = "membership_benefitusage_idempotency_key_key"
 
 
 class BenefitInUse(Conflict):
@@ -70,6 +86,16 @@ def benefits_for(level_code: str, *, on: date | None = None) -> AppliedBenefits:
     )
 
 
+class UsageLimitReached(BusinessError):
+    code = "benefit_usage_limit_reached"
+
+
+@dataclass(frozen=True)
+class BenefitUse:
+    usage: BenefitUsage
+    repeated: bool  # True when an earlier request with the same idempotency key recorded it
+
+
 def record_usage(
     *,
     benefit: Benefit,
@@ -78,26 +104,128 @@ def record_usage(
     value: Decimal = Decimal(0),
     note: str = "",
     actor=None,
-) -> BenefitUsage:
-    """Record that `customer` used `benefit`, which must apply to them now."""
-    if benefit not in benefits_for(customer.level).benefits:
-        raise BusinessError(
-            _("This benefit does not apply to this customer now (tier, validity or stacking)."),
-            fields={"benefitId": [_("Not available to this customer.")]},
-        )
+    idempotency_key: str | None = None,
+) -> BenefitUse:
+    """Record that `customer` used `benefit`, which must apply to them now and have uses left
+    in its period (UsageLimitReached). With an idempotency key that an earlier use took, nothing
+    is recorded and that use is returned (`repeated`), unless it was for a different request
+    (IdempotencyKeyReused). Audited."""
     if order is not None and order.customer_id != customer.pk:
         raise BusinessError(
             _("This order belongs to another customer."),
             fields={"orderId": [_("Not this customer's order.")]},
         )
-    return BenefitUsage.objects.create(
-        benefit=benefit,
-        customer=customer,
-        order=order,
-        value=value,
-        note=note,
-        actor=actor if actor is not None and actor.is_authenticated else None,
+    key = f"benefit:{idempotency_key}" if idempotency_key else None
+    request_fingerprint = fingerprint(
+        benefit=benefit.pk, customer=customer.pk, order=order and order.pk, value=value, note=note
     )
+    with transaction.atomic():
+        # Uses of one customer queue here, so that two at once cannot both take the last one.
+        lock_customer(customer.pk)
+        if key:
+            earlier = BenefitUsage.objects.filter(idempotency_key=key).first()
+            if earlier is not None:
+                if earlier.request_fingerprint != request_fingerprint:
+                    raise IdempotencyKeyReused()
+                return BenefitUse(usage=earlier, repeated=True)
+        if benefit not in benefits_for(customer.level).benefits:
+            raise BusinessError(
+                _("This benefit does not apply to this customer now (tier, validity or stacking)."),
+                fields={"benefitId": [_("Not available to this customer.")]},
+            )
+        _check_usage_limit(benefit, customer)
+        usage = BenefitUsage(
+            benefit=benefit,
+            customer=customer,
+            order=order,
+            value=value,
+            note=note,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            idempotency_key=key,
+            request_fingerprint=request_fingerprint,
+        )
+        try:
+            with transaction.atomic():
+                usage.save()
+        except IntegrityError as error:
+            # Uses of one customer queue on its lock: the key was taken for another customer.
+            if violated_constraint(error) == IDEMPOTENCY_CONSTRAINT:
+                raise IdempotencyKeyReused() from error
+            raise
+        record_event(
+            action=MembershipAuditAction.BENEFIT_USE,
+            actor=actor,
+            obj=usage,
+            summary={
+                "customer": customer.pk,
+                "benefit": benefit.pk,
+                "order": order and order.pk,
+                "value": value,
+            },
+        )
+    return BenefitUse(usage=usage, repeated=False)
+
+
+def _check_usage_limit(benefit: Benefit, customer: Customer) -> None:
+    if benefit.usage_limit is None:
+        return
+    since = period_start(benefit.usage_period, customer)
+    counted = BenefitUsage.objects.filter(
+        benefit=benefit, customer=customer, reversed_at__isnull=True
+    )
+    if since is not None:
+        counted = counted.filter(used_at__gte=since)
+    if counted.count() >= benefit.usage_limit:
+        message = _(
+            "This benefit may be used %(limit)s times %(period)s; this customer has used it up."
+        ) % {"limit": benefit.usage_limit, "period": UsagePeriod(benefit.usage_period).label}
+        raise UsageLimitReached(message, fields={"benefitId": [str(message)]})
+
+
+def period_start(period: str, customer: Customer) -> datetime | None:
+    """When the current period of a usage limit began: today, the month, the year (local time),
+    or the active membership's start. None (the limit counts every use) for the term of a
+    customer without an active membership: their tier has no term."""
+    today = timezone.localdate()
+    if period == UsagePeriod.TERM:
+        start = (
+            Membership.objects.filter(customer=customer, status=MembershipStatus.ACTIVE)
+            .values_list("start_date", flat=True)
+            .first()
+        )
+        if start is None:
+            return None
+    elif period == UsagePeriod.YEAR:
+        start = today.replace(month=1, day=1)
+    elif period == UsagePeriod.MONTH:
+        start = today.replace(day=1)
+    else:
+        start = today
+    return timezone.make_aware(datetime.combine(start, time.min))
+
+
+def reverse_usages_for_refund(*, order: Order) -> int:
+    """An order refunded in full gives back the benefits used on it: their uses stop counting
+    towards the limits. Audited; running it again changes nothing."""
+    paid = order.amount - order.discount
+    order.refresh_from_db(fields=["refunded_amount"])
+    if order.refunded_amount < paid:
+        return 0
+    with transaction.atomic():
+        usages = list(
+            BenefitUsage.objects.select_for_update().filter(order=order, reversed_at__isnull=True)
+        )
+        now = timezone.now()
+        for usage in usages:
+            usage.reversed_at = now
+            record_event(
+                action=MembershipAuditAction.BENEFIT_REVERSAL,
+                actor=None,
+                obj=usage,
+                summary={"customer": usage.customer_id, "order": order.pk},
+            )
+        BenefitUsage.objects.bulk_update(usages, ["reversed_at"])
+    return len(usages)
 
 
 def save_benefit(*, benefit: Benefit, actor) -> Benefit:

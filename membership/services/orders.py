@@ -1,8 +1,9 @@
 """How membership reacts to orders (registered as customers.hooks in MembershipConfig.ready):
-an order earns points and may upgrade the customer at once; a refund reverses its points."""
+an order earns points and may upgrade the customer at once; a refund reverses its points, and a
+full refund the benefits used on it."""
 
 from customers.models import Customer, Order, Refund
-from membership.services.benefits import benefits_for
+from membership.services.benefits import benefits_for, reverse_usages_for_refund
 from membership.services.points import earn_for_order, reverse_for_refund
 from membership.services.tiers import evaluate_levels
 
@@ -15,3 +16,4 @@ def on_order_recorded(*, order: Order, customer: Customer) -> None:
 
 def on_order_refunded(*, order: Order, refund: Refund) -> None:
     reverse_for_refund(order=order, refund=refund)
+    reverse_usages_for_refund(order=order)

@@ -15,7 +15,17 @@ pytestmark = pytest.mark.django_db
 
 BENEFITS = "/api/v1/membership/benefits"
 USAGES = "/api/v1/membership/benefit-usages"
-BENEFIT_KEYS = {"id", "type", "value", "description", "exclusiveGroup", "validFrom", "validUntil"}
+BENEFIT_KEYS = {
+    "id",
+    "type",
+    "value",
+    "description",
+    "exclusiveGroup",
+    "validFrom",
+    "validUntil",
+    "usageLimit",
+    "usagePeriod",
+}
 
 
 @pytest.fixture
@@ -127,6 +137,7 @@ USAGE_KEYS = {
     "note",
     "actor",
     "usedAt",
+    "reversedAt",
 }
 
 
@@ -163,6 +174,39 @@ class TestUse:
         usage = BenefitUsage.objects.get()
         assert (usage.customer, usage.order, usage.note) == (vip_customer, order, "堂食")
         assert usage.actor.username == data["actor"]
+
+    def test_a_repeated_idempotency_key_returns_the_first_use_with_200(
+        self, client_as, vip_customer
+    ):
+        client = client_as("operations")
+        body = {"customerId": str(vip_customer.pk), "value": "18.00"}
+        url = use_url(vip_benefit("birthday"))
+
+        first = client.post(url, body, format="json", headers={"Idempotency-Key": "till-1"})
+        again = client.post(url, body, format="json", headers={"Idempotency-Key": "till-1"})
+        other = client.post(
+            url, {**body, "value": "20.00"}, format="json", headers={"Idempotency-Key": "till-1"}
+        )
+
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json()["data"]["id"] == first.json()["data"]["id"]
+        assert BenefitUsage.objects.count() == 1
+        assert other.status_code == 409
+        assert set(fields_of(other)) == {"Idempotency-Key"}
+
+    def test_a_used_up_benefit_is_refused_with_its_limit(self, client_as, vip_customer):
+        noodles = vip_benefit("birthday")
+        noodles.usage_limit, noodles.usage_period = 1, "year"
+        noodles.save()
+        client = client_as("operations")
+        body = {"customerId": str(vip_customer.pk)}
+
+        assert client.post(use_url(noodles), body, format="json").status_code == 201
+        refused = client.post(use_url(noodles), body, format="json")
+
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "benefit_usage_limit_reached"
+        assert set(fields_of(refused)) == {"benefitId"}
 
     def test_a_benefit_that_does_not_apply_is_refused_naming_benefit_id(
         self, client_as, make_customer, vip_customer

@@ -356,6 +356,8 @@ BENEFIT_KEYS = {
     "exclusiveGroup",
     "validFrom",
     "validUntil",
+    "usageLimit",
+    "usagePeriod",
     "isActive",
     "sortOrder",
 }

@@ -157,7 +157,7 @@ def test_a_use_is_recorded_with_its_order_value_and_staff_member(
         value=Decimal("18"),
         note="Birthday",
         actor=waiter,
-    )
+    ).usage
 
     usage.refresh_from_db()
     assert (usage.benefit, usage.customer, usage.order, usage.value, usage.actor) == (
