@@ -92,6 +92,7 @@ def test_saving_a_tier_and_its_benefits_is_audited(client, manager, gold):
             "benefits-1-value": "0",
             "benefits-1-description": "免配送费",
             "benefits-1-sort_order": "1",
+            "benefits-1-usage_period": "term",  # the select's default
             "benefits-1-is_active": "on",
         },
     )
