@@ -11,3 +11,4 @@ class MembershipAuditAction(models.TextChoices):
     ENROLL = "enroll", _("Membership enrolment")
     BENEFIT_USE = "benefit_use", _("Benefit use")
     BENEFIT_REVERSAL = "benefit_reversal", _("Benefit use reversed")
+    RENEW = "renew", _("Membership renewal")

@@ -353,6 +353,53 @@ class Membership(models.Model):
         return f"{self.customer_id}:{self.level_id} {self.start_date}–{self.end_date}"
 
 
+class MembershipPurchase(models.Model):
+    """What paid for an enrolment or a renewal: an order of the ordering system or a payment
+    reference. Each pays once (unique), so a retried purchase cannot add days twice."""
+
+    membership = models.ForeignKey(
+        Membership,
+        verbose_name=_("membership"),
+        on_delete=models.CASCADE,
+        related_name="purchases",
+    )
+    days = models.PositiveIntegerField(_("days bought"))
+    order = models.OneToOneField(
+        Order,
+        verbose_name=_("order"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="membership_purchase",
+    )
+    payment_reference = models.CharField(
+        _("payment reference"), max_length=64, null=True, blank=True, unique=True
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("membership purchase")
+        verbose_name_plural = _("membership purchases")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(order__isnull=False) | Q(payment_reference__isnull=False),
+                name="membership_purchase_paid_by_something",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.membership_id} +{self.days}d"
+
+
 class ChangeKind(models.TextChoices):
     AUTOMATIC = "automatic", _("Automatic")
     MANUAL = "manual", _("Manual")

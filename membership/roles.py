@@ -10,6 +10,7 @@ MEMBERSHIP_READ = model_perms(
     "levelchange",
     "pointsentry",
     "benefitusage",
+    "membershippurchase",
     actions=("view",),
 )
 

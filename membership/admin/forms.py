@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin_base import ServiceErrorsForm
-from membership.models import Membership, MembershipLevel, PointsEntry
+from membership.models import EnrollMethod, Membership, MembershipLevel, PointsEntry
 from membership.services.enrollment import MAX_DURATION_DAYS
 
 
@@ -21,6 +21,19 @@ class EnrollForm(ServiceErrorsForm):
     class Meta:
         model = Membership
         fields = ("customer", "level", "duration_days", "method", "source")
+
+
+class RenewForm(forms.Form):
+    duration_days = forms.IntegerField(
+        label=_("days to add"), min_value=1, max_value=MAX_DURATION_DAYS, initial=365
+    )
+    method = forms.ChoiceField(label=_("enrolment method"), choices=EnrollMethod.choices)
+    payment_reference = forms.CharField(
+        label=_("payment reference"),
+        max_length=64,
+        required=False,
+        help_text=_("For one membership only: a payment pays once."),
+    )
 
 
 class ReasonForm(forms.Form):

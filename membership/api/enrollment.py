@@ -1,6 +1,6 @@
 """Memberships and tier changes (spec 2.2.2, 2.2.3): enrolment one by one and in batches, the
-membership list and cancellation, a tier changed by hand and the history of tier changes. Thin
-views over membership.services.enrollment and membership.services.levels."""
+membership list, renewal and cancellation, a tier changed by hand and the history of tier
+changes. Thin views over membership.services.enrollment and membership.services.levels."""
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +13,7 @@ from crm.api.inputs import InputSerializer
 from crm.errors import Conflict, NotFound
 from crm.permissions import HasPerms
 from customers.filters import batch_selection
+from customers.models import Order
 from membership.api.inputs import field_of, referenced, valid_body
 from membership.api.lists import CustomerRowsListView, LevelChangeFilter, MembershipFilter
 from membership.models import EnrollMethod, LevelChange, Membership, MembershipLevel
@@ -37,8 +38,41 @@ class EnrolmentTermsSerializer(InputSerializer):
     )
 
 
-class EnrollInputSerializer(EnrolmentTermsSerializer):
+class PaymentInputSerializer(InputSerializer):
+    orderId = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="The order that paid for it; an order pays once.",
+    )
+    paymentReference = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The payment's reference; a reference pays once (a retry returns the result).",
+    )
+
+
+class EnrollInputSerializer(EnrolmentTermsSerializer, PaymentInputSerializer):
     customerId = serializers.IntegerField(min_value=1)
+
+
+class RenewInputSerializer(PaymentInputSerializer):
+    duration = serializers.IntegerField(
+        help_text=f"Days to add after the current end date, 1 to {enrollment.MAX_DURATION_DAYS}."
+    )
+    method = serializers.ChoiceField(choices=EnrollMethod.choices, default=EnrollMethod.PURCHASE)
+
+
+def _payment(data) -> enrollment.Payment:
+    order = referenced(
+        Order.objects.only("pk", "customer_id"),
+        data.get("orderId"),
+        field="orderId",
+        message=_("No order with this id."),
+    )
+    return enrollment.Payment(order=order, reference=data.get("paymentReference") or None)
 
 
 class EnrolledSerializer(serializers.Serializer):
@@ -134,7 +168,9 @@ class EnrollView(GenericAPIView):
         description=(
             "Spec 4.2. A tier above the customer's takes effect at once; while the membership "
             "is active the customer stays at least in its tier. A customer with an active "
-            "membership is refused with 409 already_member. Needs membership.enroll_member."
+            "membership is refused with 409 already_member (renew it instead). With orderId or "
+            "paymentReference, a retry returns the first enrolment; a payment already used "
+            "for something else is 409 payment_already_used. Needs membership.enroll_member."
         ),
         request=EnrollInputSerializer,
         responses={
@@ -147,7 +183,11 @@ class EnrollView(GenericAPIView):
     )
     def post(self, request):
         data = valid_body(request, EnrollInputSerializer)
-        with field_of(NotFound, "customerId"), field_of(Conflict, "customerId"):
+        with (
+            field_of(NotFound, "customerId"),
+            field_of(Conflict, "customerId"),
+            field_of(enrollment.PaymentAlreadyUsed, "paymentReference"),
+        ):
             membership = enrollment.enroll(
                 customer_id=data["customerId"],
                 level=_level(data["levelId"]),
@@ -155,6 +195,7 @@ class EnrollView(GenericAPIView):
                 method=data["method"],
                 source=data["source"],
                 actor=request.user,
+                payment=_payment(data),
             )
         return Response(EnrolledSerializer(membership).data, status=status.HTTP_201_CREATED)
 
@@ -245,6 +286,43 @@ class MembershipCancelView(GenericAPIView):
         enrollment.cancel_membership(
             membership=membership, reason=data["reason"], actor=request.user
         )
+        membership = self.get_queryset().get(pk=pk)
+        return Response(MembershipSerializer(membership).data)
+
+
+class MembershipRenewView(GenericAPIView):
+    serializer_class = RenewInputSerializer
+    permission_classes = [HasPerms("membership.enroll_member")]
+    queryset = Membership.objects.select_related("level", "actor")
+
+    @extend_schema(
+        summary="Renew an active membership",
+        description=(
+            "Adds duration days after the current end date: the time left is kept. With "
+            "orderId or paymentReference, a retry changes nothing and answers the membership; "
+            "a payment already used for something else is 409 payment_already_used. Audited. "
+            "Needs membership.enroll_member."
+        ),
+        request=RenewInputSerializer,
+        responses={
+            200: MembershipSerializer,
+            400: OpenApiResponse(description="The membership is not active, or a field is bad."),
+            404: OpenApiResponse(description="No such membership or order."),
+            409: OpenApiResponse(description="payment_already_used"),
+        },
+        tags=["membership"],
+    )
+    def post(self, request, pk):
+        membership = get_object_or_404(Membership, pk=pk)
+        data = valid_body(request, RenewInputSerializer)
+        with field_of(enrollment.PaymentAlreadyUsed, "paymentReference"):
+            enrollment.renew_membership(
+                membership=membership,
+                duration_days=data["duration"],
+                method=data["method"],
+                payment=_payment(data),
+                actor=request.user,
+            )
         membership = self.get_queryset().get(pk=pk)
         return Response(MembershipSerializer(membership).data)
 

@@ -36,6 +36,11 @@ urlpatterns = [
         name="membership-cancel",
     ),
     path(
+        "membership/memberships/<int:pk>/renew",
+        enrollment.MembershipRenewView.as_view(),
+        name="membership-renew",
+    ),
+    path(
         "membership/level-change",
         enrollment.LevelChangeView.as_view(),
         name="membership-level-change",

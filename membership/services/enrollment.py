@@ -1,15 +1,21 @@
-"""Memberships (spec 2.2.2): enrolment, batch enrolment, cancellation and nightly expiry.
+"""Memberships (spec 2.2.2): enrolment, batch enrolment, renewal, cancellation and nightly
+expiry.
 
 A membership grants its tier for a period: from `start_date` (inclusive) to `end_date`
 (exclusive; 365 days from 2025-01-20 ends on 2026-01-20). While it is active the customer is at
 least in its tier (membership.services.tiers treats it as a floor). When it ends, the customer's
 tier follows the rules again, grace period included.
+
+A renewal extends the active membership from its end date, so the time left is kept. An
+enrolment or renewal paid for names what paid (an order or a payment reference, a
+MembershipPurchase); each pays once, so a retry answers the first result instead of adding days
+again.
 """
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -18,13 +24,14 @@ from crm.audit import record_event, record_events
 from crm.audit_actions import AuditAction
 from crm.errors import BusinessError, Conflict, NotFound
 from crm.i18n import in_default_language
-from customers.models import Customer, CustomerStatus
+from customers.models import Customer, CustomerStatus, Order
 from membership.audit_actions import MembershipAuditAction
 from membership.models import (
     ChangeKind,
     EnrollMethod,
     Membership,
     MembershipLevel,
+    MembershipPurchase,
     MembershipStatus,
 )
 from membership.services.levels import set_levels
@@ -48,6 +55,34 @@ class AlreadyMember(Conflict):
         )
 
 
+class PaymentAlreadyUsed(Conflict):
+    code = "payment_already_used"
+    default_message = _(
+        "This order or payment reference already paid for another membership change; "
+        "a payment pays once."
+    )
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What paid for an enrolment or renewal: an order, a payment reference, or both."""
+
+    order: Order | None = None
+    reference: str | None = None
+
+    def __bool__(self):
+        return self.order is not None or bool(self.reference)
+
+    def earlier_purchase(self) -> MembershipPurchase | None:
+        if self.order is not None:
+            found = MembershipPurchase.objects.filter(order=self.order).first()
+            if found is not None:
+                return found
+        if self.reference:
+            return MembershipPurchase.objects.filter(payment_reference=self.reference).first()
+        return None
+
+
 def enroll(
     *,
     customer_id: int,
@@ -57,15 +92,28 @@ def enroll(
     source: str = "",
     actor=None,
     start_date: date | None = None,
+    payment: Payment | None = None,
 ) -> Membership:
     """Enrol a customer in `level` for `duration_days` from `start_date` (today). Refused with
     AlreadyMember (409) when they have an active membership. A tier above the customer's
-    current one takes effect at once; audited."""
+    current one takes effect at once; audited. A payment that already paid for this very
+    enrolment returns it (a retry); one that paid for something else is PaymentAlreadyUsed."""
     _check_options(duration_days, method)
+    payment = payment or Payment()
     with transaction.atomic():
         customer = lock_customer(customer_id, "level", "status", "customer_no")
+        earlier = payment.earlier_purchase() if payment else None
+        if earlier is not None:
+            if (
+                earlier.membership.customer_id == customer_id
+                and earlier.membership.level_id == level.pk
+                and earlier.days == duration_days
+            ):
+                return earlier.membership
+            raise PaymentAlreadyUsed()
         if customer.status == CustomerStatus.ARCHIVED:
             raise _archived()
+        _check_payment(payment, customer_id)
         active = Membership.objects.filter(
             customer_id=customer_id, status=MembershipStatus.ACTIVE
         ).first()
@@ -80,6 +128,7 @@ def enroll(
             source=source,
             actor=actor,
         )
+        _record_purchase(membership, duration_days, payment, actor)
     return membership
 
 
@@ -199,6 +248,83 @@ def _create_memberships(
         summary={"level": level.code, "days": duration_days, "method": method, "source": source},
     )
     return memberships
+
+
+def renew_membership(
+    *,
+    membership: Membership,
+    duration_days: int,
+    method: str = EnrollMethod.PURCHASE,
+    payment: Payment | None = None,
+    actor=None,
+) -> Membership:
+    """Extend an active membership by `duration_days` from its end date: the time left is kept.
+    With a payment that already paid for this very renewal, nothing changes (a retry); one that
+    paid for something else is refused (PaymentAlreadyUsed). Audited."""
+    _check_options(duration_days, method)
+    payment = payment or Payment()
+    with transaction.atomic():
+        lock_customer(membership.customer_id)
+        membership.refresh_from_db()
+        earlier = payment.earlier_purchase() if payment else None
+        if earlier is not None:
+            if earlier.membership_id == membership.pk and earlier.days == duration_days:
+                return membership
+            raise PaymentAlreadyUsed()
+        if membership.status != MembershipStatus.ACTIVE:
+            raise BusinessError(
+                _("Only an active membership can be renewed; enrol the customer again."),
+                fields={"membershipId": [_("Not active.")]},
+            )
+        _check_payment(payment, membership.customer_id)
+        old_end = membership.end_date
+        membership.end_date = old_end + timedelta(days=duration_days)
+        membership._change_reason = in_default_language(
+            _("Renewed (%(method)s) for %(days)s days"),
+            method=EnrollMethod(method).label,
+            days=duration_days,
+        )
+        membership.save(update_fields=["end_date", "updated_at"])
+        _record_purchase(membership, duration_days, payment, actor)
+        record_event(
+            action=MembershipAuditAction.RENEW,
+            actor=actor,
+            obj=membership,
+            summary={
+                "days": duration_days,
+                "method": method,
+                "from": old_end,
+                "to": membership.end_date,
+                "order": payment.order and payment.order.pk,
+                "paymentReference": payment.reference,
+            },
+        )
+    return membership
+
+
+def _check_payment(payment: Payment, customer_id: int) -> None:
+    if payment.order is not None and payment.order.customer_id != customer_id:
+        raise BusinessError(
+            _("This order belongs to another customer."),
+            fields={"orderId": [_("Not this customer's order.")]},
+        )
+
+
+def _record_purchase(membership, days, payment: Payment, actor) -> None:
+    if not payment:
+        return
+    try:
+        with transaction.atomic():
+            MembershipPurchase.objects.create(
+                membership=membership,
+                days=days,
+                order=payment.order,
+                payment_reference=payment.reference or None,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+            )
+    except IntegrityError as error:
+        # Taken meanwhile by a change of another customer (one customer's changes queue).
+        raise PaymentAlreadyUsed() from error
 
 
 def cancel_membership(*, membership: Membership, reason: str, actor) -> Membership:

@@ -26,6 +26,20 @@ def at(day: date, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(hour, minute, second)))
 
 
+# The fields of a benefit in the API.
+BENEFIT_KEYS = {
+    "id",
+    "type",
+    "value",
+    "description",
+    "exclusiveGroup",
+    "validFrom",
+    "validUntil",
+    "usageLimit",
+    "usagePeriod",
+}
+
+
 @pytest.fixture
 def place_order():
     """Record an order through customers.services.record_order, the only writer of the totals."""

@@ -1,6 +1,8 @@
 """The member list in the admin: filters, search by customer number, enrolment through the
 service (its 409 shown on the form) and cancellation with a reason."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -200,3 +202,78 @@ def test_cancel_action_needs_the_change_permission(client, make_user, make_custo
     assert response.status_code in (200, 302)  # the admin says "no action selected"
     membership.refresh_from_db()
     assert membership.status == "active"
+
+
+def test_renew_action_extends_after_the_end_and_shows_the_purchase(
+    client, make_user, make_customer, vip
+):
+    membership = enroll(customer_id=make_customer().pk, level=vip, duration_days=30)
+    end = membership.end_date
+    client.force_login(make_user("agent", roles=["customer_service"]))
+    selection = {"action": "renew_selected", "_selected_action": [membership.pk]}
+
+    asked = client.post(LIST_URL, selection, HTTP_ACCEPT_LANGUAGE="en")
+    assert "the time left is kept" in asked.content.decode()
+    done = client.post(
+        LIST_URL,
+        {
+            **selection,
+            "apply": "1",
+            "duration_days": "365",
+            "method": "purchase",
+            "payment_reference": "pos-8841",
+        },
+    )
+
+    assert done.status_code == 302
+    membership.refresh_from_db()
+    assert (membership.end_date - end).days == 365
+    page = client.get(f"{LIST_URL}{membership.pk}/change/").content.decode()
+    assert "pos-8841" in page
+
+
+def test_renew_action_refuses_one_payment_reference_for_several(
+    client, manager, make_customer, vip
+):
+    first, second = (
+        enroll(customer_id=make_customer().pk, level=vip, duration_days=30) for _ in range(2)
+    )
+    client.force_login(manager)
+
+    response = client.post(
+        LIST_URL,
+        {
+            "action": "renew_selected",
+            "_selected_action": [first.pk, second.pk],
+            "apply": "1",
+            "duration_days": "30",
+            "method": "purchase",
+            "payment_reference": "pos-1",
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 200
+    assert "A payment reference pays for one membership." in response.content.decode()
+    first.refresh_from_db()
+    assert first.end_date == first.start_date + timedelta(days=30)
+
+
+def test_renew_action_needs_the_enrol_permission(client, make_user, make_customer, vip):
+    membership = enroll(customer_id=make_customer().pk, level=vip, duration_days=30)
+    end = membership.end_date
+    client.force_login(make_user("auditor", roles=["finance"]))
+
+    client.post(
+        LIST_URL,
+        {
+            "action": "renew_selected",
+            "_selected_action": [membership.pk],
+            "apply": "1",
+            "duration_days": "30",
+            "method": "gift",
+        },
+    )
+
+    membership.refresh_from_db()
+    assert membership.end_date == end

@@ -10,22 +10,12 @@ from django.utils import timezone
 from customers.services.orders import record_order
 from membership.models import Benefit, BenefitUsage, MembershipLevel
 from membership.services.levels import change_level
+from tests.membership.conftest import BENEFIT_KEYS
 
 pytestmark = pytest.mark.django_db
 
 BENEFITS = "/api/v1/membership/benefits"
 USAGES = "/api/v1/membership/benefit-usages"
-BENEFIT_KEYS = {
-    "id",
-    "type",
-    "value",
-    "description",
-    "exclusiveGroup",
-    "validFrom",
-    "validUntil",
-    "usageLimit",
-    "usagePeriod",
-}
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from crm.models import AuditEvent
 from membership.models import Benefit, BenefitUsage, MembershipLevel
 from membership.services.enrollment import enroll, expire_memberships
 from membership.services.levels import change_level
+from tests.membership.conftest import BENEFIT_KEYS
 
 pytestmark = pytest.mark.django_db
 
@@ -348,19 +349,7 @@ class TestWrite:
         assert client_as("manager").delete(f"{LEVELS}/999999").status_code == 404
 
 
-BENEFIT_KEYS = {
-    "id",
-    "type",
-    "value",
-    "description",
-    "exclusiveGroup",
-    "validFrom",
-    "validUntil",
-    "usageLimit",
-    "usagePeriod",
-    "isActive",
-    "sortOrder",
-}
+LEVEL_BENEFIT_KEYS = BENEFIT_KEYS | {"isActive", "sortOrder"}
 
 
 class TestBenefits:
@@ -386,7 +375,7 @@ class TestBenefits:
         assert response.status_code == 200
         items = response.json()["data"]["items"]
         assert [item["description"] for item in items] == ["1.2× points", "5% off dishes", "Off"]
-        assert set(items[0]) == BENEFIT_KEYS
+        assert set(items[0]) == LEVEL_BENEFIT_KEYS
         assert items[0]["type"] == "points_multiplier"
         assert items[0]["value"] == 1.2
         assert items[0]["exclusiveGroup"] == "points"
