@@ -5,14 +5,19 @@ callable here, from their AppConfig.ready:
 
     from customers.hooks import register_order_hook
 
+    register_order_hook("recording", link_points)    # fn(*, order, customer)
     register_order_hook("recorded", award_points)    # fn(*, order, customer)
     register_order_hook("refunded", reverse_points)  # fn(*, order, refund)
 
-customers.services.orders calls every registered function with `transaction.on_commit`, so a
-hook runs only after the order (or refund) is committed, never for one that rolled back, and
-never for a repeated order that was already recorded. Hooks run in registration order; one that
-raises is logged and does not stop the others (on_commit(robust=True)). A hook that needs its own
-transaction opens one.
+"recording" hooks run at once, inside the order's transaction, after the order is saved: one that
+raises (a BusinessError, say) rejects the order, which is not recorded. They are for what must
+agree with the order or not let it in (the points redeemed on it).
+
+customers.services.orders calls every "recorded" and "refunded" function with
+`transaction.on_commit`, so such a hook runs only after the order (or refund) is committed, never
+for one that rolled back, and never for a repeated order that was already recorded. Hooks run in
+registration order; such a hook that raises is logged and does not stop the others
+(on_commit(robust=True)). A hook that needs its own transaction opens one.
 """
 
 from collections.abc import Callable
@@ -21,12 +26,17 @@ from typing import Literal
 
 from django.db import transaction
 
-OrderHookKind = Literal["recorded", "refunded"]
+OrderHookKind = Literal["recording", "recorded", "refunded"]
 
+on_order_recording: list[Callable] = []
 on_order_recorded: list[Callable] = []
 on_order_refunded: list[Callable] = []
 
-_HOOKS = {"recorded": on_order_recorded, "refunded": on_order_refunded}
+_HOOKS = {
+    "recording": on_order_recording,
+    "recorded": on_order_recorded,
+    "refunded": on_order_refunded,
+}
 
 
 def register_order_hook(kind: OrderHookKind, fn: Callable) -> None:
@@ -35,6 +45,12 @@ def register_order_hook(kind: OrderHookKind, fn: Callable) -> None:
         raise ValueError(f"Unknown order hook {kind!r}; use one of {sorted(_HOOKS)}.")
     if fn not in _HOOKS[kind]:
         _HOOKS[kind].append(fn)
+
+
+def run_now(kind: OrderHookKind, **kwargs) -> None:
+    """Run every hook of `kind` with `kwargs` now; what one raises propagates."""
+    for fn in list(_HOOKS[kind]):
+        fn(**kwargs)
 
 
 def run_on_commit(kind: OrderHookKind, **kwargs) -> None:

@@ -19,10 +19,12 @@ class MembershipConfig(AppConfig):
         from membership.roles import MEMBERSHIP_ROLE_PERMISSIONS
         from membership.services.levels import level_choices
         from membership.services.orders import on_order_recorded, on_order_refunded
+        from membership.services.points import link_held_redemptions
 
         register_audit_actions(MembershipAuditAction)
         register_role_permissions(MEMBERSHIP_ROLE_PERMISSIONS)
         register_level_choices(level_choices)
+        register_order_hook("recording", link_held_redemptions)
         register_order_hook("recorded", on_order_recorded)
         register_order_hook("refunded", on_order_refunded)
         register_customer_panel(

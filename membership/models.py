@@ -520,6 +520,14 @@ class PointsEntry(models.Model):
         on_delete=models.SET_NULL,
         related_name="points_entries",
     )
+    # A redemption for an order not recorded yet is held against the order's (source,
+    # external id); recording the order links it (`order`).
+    held_source = models.CharField(
+        _("held for source system"), max_length=32, blank=True, db_default=""
+    )
+    held_external_id = models.CharField(
+        _("held for external order id"), max_length=64, blank=True, db_default=""
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("by"),
@@ -569,6 +577,11 @@ class PointsEntry(models.Model):
             ),
             models.Index(
                 fields=["expires_on"], condition=Q(remaining__gt=0), name="points_expiry_idx"
+            ),
+            models.Index(
+                fields=["held_source", "held_external_id"],
+                condition=~Q(held_external_id=""),
+                name="points_held_for_order_idx",
             ),
         ]
 

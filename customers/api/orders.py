@@ -59,7 +59,16 @@ class OrderInputSerializer(InputSerializer):
         max_length=3, required=False, default="CNY", help_text="Only CNY is accepted for now."
     )
     pointsUsed = serializers.IntegerField(
-        min_value=0, max_value=INTEGER_MAX, required=False, default=0
+        min_value=0,
+        max_value=INTEGER_MAX,
+        required=False,
+        default=0,
+        help_text=(
+            "Points paid on the order. Points redeemed for it beforehand (points/redeem with "
+            "this source and externalId) are linked to it and are its pointsUsed: a different "
+            "number is refused. Without such a redemption, they are redeemed now, within the "
+            "balance and the policy's share of the order."
+        ),
     )
     items = OrderItemSerializer(many=True, allow_empty=False)
 

@@ -162,6 +162,7 @@ def record_order(
             first_order_date=Least(Coalesce("first_order_date", placed), placed),
             last_order_date=Greatest(Coalesce("last_order_date", placed), placed),
         )
+        hooks.run_now("recording", order=order, customer=customer)
         record_event(
             action="create",
             actor=actor,

@@ -51,6 +51,23 @@ class RedeemInputSerializer(InputSerializer):
     customerId = serializers.IntegerField(min_value=1)
     points = serializers.IntegerField(max_value=MAX_POINTS)
     orderId = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    orderSource = serializers.CharField(
+        max_length=32,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="The ordering system of an order not recorded yet (the order's source).",
+    )
+    orderExternalId = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=(
+            "The order's id in that system: the redemption is held against it, and the order "
+            "links it when recorded (its pointsUsed is then this redemption)."
+        ),
+    )
     orderAmount = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,
@@ -151,7 +168,10 @@ class PointsRedeemView(GenericAPIView):
         summary="Pay part of an order with points",
         description=(
             "The points are worth points / (points for one yuan) yuan, at most the policy's "
-            "share of the order's paid amount (the recorded order's, else orderAmount). "
+            "share of the order's paid amount (the recorded order's, else orderAmount), "
+            "counting every redemption on the order. For an order not recorded yet, give "
+            "orderSource, orderExternalId and orderAmount: the points are held against that "
+            "order, which links them when it is recorded, so that its refund returns them. "
             "Needs membership.redeem_points."
         ),
         parameters=[IDEMPOTENCY_PARAMETER],
@@ -179,6 +199,11 @@ class PointsRedeemView(GenericAPIView):
                 points=data["points"],
                 order_amount=data.get("orderAmount"),
                 order=order,
+                order_ref=(
+                    points.OrderRef(data["orderSource"], data["orderExternalId"])
+                    if data["orderExternalId"]
+                    else None
+                ),
                 actor=request.user,
                 idempotency_key=key,
             )

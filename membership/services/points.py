@@ -168,47 +168,84 @@ class Redemption:
     deduction: Decimal  # yuan off the order
 
 
+@dataclass(frozen=True)
+class OrderRef:
+    """An order by the ordering system's reference, recorded or not yet."""
+
+    source: str
+    external_id: str
+
+
 def redeem_points(
     *,
     customer_id: int,
     points: int,
     order_amount: Decimal | None = None,
     order: Order | None = None,
+    order_ref: OrderRef | None = None,
     actor=None,
     idempotency_key: str | None = None,
+    field: str = "points",
 ) -> Redemption:
     """Pay part of an order with points (spec 支持积分抵扣订单): `points` are worth
     points / points_per_yuan_redeemed yuan. What is paid with points on one order is at most
-    max_redeem_share percent of its paid amount: a recorded order's paid and not refunded amount,
-    less what earlier redemptions on it took, else `order_amount`. A repeat with the same
-    idempotency key returns the first redemption, even once the order's cap is reached."""
+    max_redeem_share percent of its paid amount, counting every redemption on it.
+
+    The order is `order`, or the one `order_ref` names once recorded. For an order not recorded
+    yet, the redemption is held against `order_ref` with the cap taken on `order_amount`; recording
+    the order links what is held to it (link_held_redemptions), so that its refund returns them.
+    A repeat with the same idempotency key returns the first redemption, even once the order's
+    cap is reached."""
     policy = PointsPolicy.current()
     if points <= 0:
         raise BusinessError(
-            _("Redeem a positive number of points."), fields={"points": [_("Must be above 0.")]}
+            _("Redeem a positive number of points."), fields={field: [_("Must be above 0.")]}
         )
+    if order_ref is not None and not order_ref.source:
+        raise BusinessError(
+            _("Give the order's system (orderSource) with its external id."),
+            fields={"orderSource": [_("Required with orderExternalId.")]},
+        )
+    if order is None and order_ref is not None:
+        order = Order.objects.filter(
+            source=order_ref.source, external_id=order_ref.external_id
+        ).first()
     if order is not None and order.customer_id != customer_id:
         raise BusinessError(
             _("This order belongs to another customer."),
             fields={"orderId": [_("Not this customer's order.")]},
         )
-    if order is None and order_amount is None:
+    if order is None and (order_amount is None or order_ref is None):
         raise BusinessError(
-            _("Give the order (orderId) or its amount (orderAmount)."),
-            fields={"orderAmount": [_("Required without orderId.")]},
+            _(
+                "Give the recorded order (orderId), or the order's reference (orderSource, "
+                "orderExternalId) and its amount (orderAmount)."
+            ),
+            fields={
+                "orderExternalId" if order_amount is not None else "orderAmount": [
+                    _("Required without orderId.")
+                ]
+            },
         )
     deduction = (Decimal(points) / policy.points_per_yuan_redeemed).quantize(
         Decimal("0.01"), ROUND_DOWN
     )
     key = f"redeem:{idempotency_key}" if idempotency_key else None
     request_fingerprint = fingerprint(
-        customer=customer_id, points=points, order=order and order.pk, amount=order_amount
+        customer=customer_id,
+        points=points,
+        order=order and order.pk,
+        ref=order_ref and [order_ref.source, order_ref.external_id],
+        amount=order_amount,
     )
     with transaction.atomic():
         # The cap depends on the order's refunds and redemptions: they queue on this lock too.
         lock_customer(customer_id)
         if not (key and _earlier_change(key, request_fingerprint)):
-            _check_redemption_cap(points, policy=policy, order=order, order_amount=order_amount)
+            if order is None:
+                _check_hold(customer_id, points, policy=policy, ref=order_ref, amount=order_amount)
+            else:
+                _check_redemption_cap(points, policy=policy, order=order, field=field)
         change = change_points(
             customer_id=customer_id,
             delta=-points,
@@ -220,25 +257,93 @@ def redeem_points(
             order=order,
             idempotency_key=key,
             request_fingerprint=request_fingerprint,
-            field="points",
+            field=field,
         )
+        if order is None and not change.repeated:
+            PointsEntry.objects.filter(pk=change.entry.pk).update(
+                held_source=order_ref.source, held_external_id=order_ref.external_id
+            )
     return Redemption(change=change, deduction=deduction)
 
 
-def _check_redemption_cap(points, *, policy, order, order_amount) -> None:
-    used = 0
-    if order is not None:
-        order = Order.objects.only("amount", "discount", "refunded_amount").get(pk=order.pk)
-        order_amount = order.amount - order.discount - order.refunded_amount
-        totals = _order_points(order)
-        used = totals.redeemed - totals.returned
-    cap = (order_amount * policy.max_redeem_share / 100).quantize(Decimal("0.01"), ROUND_DOWN)
-    max_points = max(int(cap * policy.points_per_yuan_redeemed) - used, 0)
-    if points > max_points:
+def _held(ref: OrderRef):
+    return PointsEntry.objects.filter(
+        held_source=ref.source, held_external_id=ref.external_id, order__isnull=True
+    )
+
+
+def _check_hold(customer_id, points, *, policy, ref: OrderRef, amount: Decimal) -> None:
+    held = _held(ref)
+    if held.exclude(customer_id=customer_id).exists():
+        raise BusinessError(
+            _("Points of another customer are already held for this order."),
+            fields={"orderExternalId": [_("Held for another customer.")]},
+        )
+    used = -(held.aggregate(total=Coalesce(Sum("delta"), 0))["total"])
+    _check_cap(points, amount, used, policy=policy, field="points")
+
+
+def _check_redemption_cap(points, *, policy, order, field) -> None:
+    order = Order.objects.only("amount", "discount", "refunded_amount").get(pk=order.pk)
+    totals = _order_points(order)
+    _check_cap(
+        points,
+        order.amount - order.discount - order.refunded_amount,
+        totals.redeemed - totals.returned,
+        policy=policy,
+        field=field,
+    )
+
+
+def _check_cap(points, amount: Decimal, used: int, *, policy, field) -> None:
+    """Refuse `points` more when, with the `used` ones, they pass the policy's share of
+    `amount` (points=0: refuse when the used ones already pass it)."""
+    cap = (amount * policy.max_redeem_share / 100).quantize(Decimal("0.01"), ROUND_DOWN)
+    cap_points = int(cap * policy.points_per_yuan_redeemed)
+    if used + points > cap_points:
         message = _(
             "At most %(share)s%% of this order may be paid with points: %(max)s points at most."
-        ) % {"share": policy.max_redeem_share, "max": max_points}
-        raise BusinessError(message, fields={"points": [str(message)]})
+        ) % {
+            "share": policy.max_redeem_share,
+            "max": max(cap_points - used, 0) if points else cap_points,
+        }
+        raise BusinessError(message, fields={field: [str(message)]})
+
+
+def link_held_redemptions(*, order: Order, customer: Customer) -> None:
+    """Recording an order (a "recording" hook, inside its transaction): the points held for it
+    are linked to it, and its pointsUsed is that redemption. pointsUsed without holds redeems
+    them now, within the cap; pointsUsed that differs from what is held, holds of another
+    customer, or holds above the recorded order's cap reject the order (BusinessError)."""
+    ref = OrderRef(order.source, order.external_id)
+    held = _held(ref)
+    if held.exclude(customer_id=customer.pk).exists():
+        raise BusinessError(
+            _("Points of another customer were redeemed for this order."),
+            fields={"customerId": [_("Not the customer the points were held for.")]},
+        )
+    held_points = -(held.aggregate(total=Coalesce(Sum("delta"), 0))["total"])
+    if not held_points:
+        if order.points_used:
+            redeem_points(
+                customer_id=customer.pk,
+                points=order.points_used,
+                order=order,
+                idempotency_key=f"order:{order.pk}",
+                field="pointsUsed",
+            )
+        return
+    if order.points_used and order.points_used != held_points:
+        message = _(
+            "%(held)s points were redeemed for this order, not %(used)s: send pointsUsed "
+            "%(held)s, or leave it out."
+        ) % {"held": held_points, "used": order.points_used}
+        raise BusinessError(message, fields={"pointsUsed": [str(message)]})
+    policy = PointsPolicy.current()
+    _check_cap(0, order.amount - order.discount, held_points, policy=policy, field="pointsUsed")
+    held.update(order=order)
+    Order.objects.filter(pk=order.pk).update(points_used=held_points)
+    order.points_used = held_points
 
 
 def earn_for_order(*, order: Order, multiplier: Decimal) -> PointsChange | None:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from customers.models import Customer
 from customers.services.orders import record_order
 from membership.models import MembershipLevel, PointsEntry, PointsPolicy
+from membership.services.points import OrderRef
 from tests.customers.conftest import make_customer  # noqa: F401  (the same fixture here)
 
 _external_ids = itertools.count(1)
@@ -24,6 +25,14 @@ _external_ids = itertools.count(1)
 def at(day: date, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """A moment of `day` in the site's time zone, as the ordering system sends it."""
     return timezone.make_aware(datetime.combine(day, time(hour, minute, second)))
+
+
+_pending_orders = itertools.count(1)
+
+
+def pending_order() -> OrderRef:
+    """The reference of an order not recorded yet, new at each call."""
+    return OrderRef("pos", f"PENDING-{next(_pending_orders)}")
 
 
 # The fields of a benefit in the API.

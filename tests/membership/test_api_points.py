@@ -143,10 +143,14 @@ class TestAdjust:
         assert balance_of(customer) == 0
 
 
+# An order the ordering system has not recorded yet.
+PENDING = {"orderSource": "pos", "orderExternalId": "P-100"}
+
+
 class TestRedeem:
     def test_redeems_points_for_yuan_off(self, client_as, make_customer):
         customer = with_points(make_customer(), 1000)
-        body = {"customerId": str(customer.pk), "points": 500, "orderAmount": "100.00"}
+        body = {"customerId": str(customer.pk), "points": 500, "orderAmount": "100.00", **PENDING}
 
         response = client_as("customer_service").post(REDEEM, body, format="json")
 
@@ -161,7 +165,7 @@ class TestRedeem:
     def test_a_repeat_with_the_same_key_redeems_once(self, client_as, make_customer):
         customer = with_points(make_customer(), 1000)
         client = client_as("operations")
-        body = {"customerId": customer.pk, "points": 300, "orderAmount": "100"}
+        body = {"customerId": customer.pk, "points": 300, "orderAmount": "100", **PENDING}
 
         first = client.post(REDEEM, body, format="json", HTTP_IDEMPOTENCY_KEY="pos-7")
         repeat = client.post(REDEEM, body, format="json", HTTP_IDEMPOTENCY_KEY="pos-7")
@@ -210,7 +214,13 @@ class TestRedeem:
     )
     def test_errors_name_the_field(self, client_as, make_customer, change, status, field):
         customer = with_points(make_customer(), 1000)
-        body = {"customerId": customer.pk, "points": 100, "orderAmount": "100", **change}
+        body = {
+            "customerId": customer.pk,
+            "points": 100,
+            "orderAmount": "100",
+            **PENDING,
+            **change,
+        }
 
         response = client_as("manager").post(REDEEM, body, format="json")
 
@@ -239,7 +249,7 @@ class TestRedeem:
     @pytest.mark.parametrize("role", ["marketing", "finance", None])
     def test_needs_the_redeem_permission(self, client_as, make_customer, role):
         customer = with_points(make_customer(), 1000)
-        body = {"customerId": customer.pk, "points": 100, "orderAmount": "100"}
+        body = {"customerId": customer.pk, "points": 100, "orderAmount": "100", **PENDING}
 
         assert client_as(role).post(REDEEM, body, format="json").status_code == 403
         assert balance_of(customer) == 1000

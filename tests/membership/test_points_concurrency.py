@@ -17,11 +17,12 @@ from membership.models import PointsEntry, PointsPolicy
 from membership.services.points import (
     IdempotencyKeyReused,
     NotEnoughPoints,
+    OrderRef,
     adjust_points,
     expire_points,
     redeem_points,
 )
-from tests.membership.conftest import assert_ledger_consistent
+from tests.membership.conftest import assert_ledger_consistent, pending_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,8 +60,14 @@ def adjust(customer, points, key=None):
 
 
 def redeem(customer, points, key=None):
+    # Repeats of one key are for one order; other redemptions each for an order of their own.
+    ref = OrderRef("pos", f"KEY-{key}") if key else pending_order()
     return lambda: redeem_points(
-        customer_id=customer.pk, points=points, order_amount=Decimal(1000), idempotency_key=key
+        customer_id=customer.pk,
+        points=points,
+        order_amount=Decimal(1000),
+        order_ref=ref,
+        idempotency_key=key,
     )
 
 

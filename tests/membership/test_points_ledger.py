@@ -23,7 +23,7 @@ from membership.services.points import (
     points_summary,
     redeem_points,
 )
-from tests.membership.conftest import assert_ledger_consistent, today_is
+from tests.membership.conftest import assert_ledger_consistent, pending_order, today_is
 
 pytestmark = pytest.mark.django_db
 
@@ -112,12 +112,21 @@ def test_redemption_repeated_with_its_key_returns_the_first_even_at_the_order_ca
     customer, points_policy
 ):
     give(customer, 10_000)
+    ref = pending_order()
     # 100 yuan at most 50% paid with points at 100 points a yuan: 5,000 points at most.
     first = redeem_points(
-        customer_id=customer.pk, points=5000, order_amount=Decimal(100), idempotency_key="r-1"
+        customer_id=customer.pk,
+        points=5000,
+        order_amount=Decimal(100),
+        order_ref=ref,
+        idempotency_key="r-1",
     )
     again = redeem_points(
-        customer_id=customer.pk, points=5000, order_amount=Decimal(100), idempotency_key="r-1"
+        customer_id=customer.pk,
+        points=5000,
+        order_amount=Decimal(100),
+        order_ref=ref,
+        idempotency_key="r-1",
     )
 
     assert again.change.repeated and again.change.entry.pk == first.change.entry.pk
@@ -319,11 +328,18 @@ def test_redemption_is_capped_at_the_share_of_the_order(customer, points_policy)
     give(customer, 10_000)
 
     with pytest.raises(BusinessError) as refused:
-        redeem_points(customer_id=customer.pk, points=5001, order_amount=Decimal(100))
+        redeem_points(
+            customer_id=customer.pk,
+            points=5001,
+            order_amount=Decimal(100),
+            order_ref=pending_order(),
+        )
     assert "points" in refused.value.fields
     assert points_of(customer) == 10_000
 
-    redemption = redeem_points(customer_id=customer.pk, points=5000, order_amount=Decimal(100))
+    redemption = redeem_points(
+        customer_id=customer.pk, points=5000, order_amount=Decimal(100), order_ref=pending_order()
+    )
     assert redemption.deduction == Decimal("50.00")
     assert points_of(customer) == 5000
     assert_ledger_consistent(customer.pk)
@@ -335,11 +351,18 @@ def test_redemption_follows_the_rate_and_share_of_the_policy(customer, points_po
     points_policy.save()
     give(customer, 10_000)
 
-    redemption = redeem_points(customer_id=customer.pk, points=999, order_amount=Decimal(100))
+    redemption = redeem_points(
+        customer_id=customer.pk, points=999, order_amount=Decimal(100), order_ref=pending_order()
+    )
 
     assert redemption.deduction == Decimal("19.98")
     with pytest.raises(BusinessError) as refused:
-        redeem_points(customer_id=customer.pk, points=1001, order_amount=Decimal(100))
+        redeem_points(
+            customer_id=customer.pk,
+            points=1001,
+            order_amount=Decimal(100),
+            order_ref=pending_order(),
+        )
     assert "points" in refused.value.fields
 
 
@@ -361,7 +384,12 @@ def test_redemption_beyond_the_balance_is_refused_with_a_field_error(customer, p
     give(customer, 100)
 
     with pytest.raises(NotEnoughPoints) as refused:
-        redeem_points(customer_id=customer.pk, points=101, order_amount=Decimal(1000))
+        redeem_points(
+            customer_id=customer.pk,
+            points=101,
+            order_amount=Decimal(1000),
+            order_ref=pending_order(),
+        )
 
     assert refused.value.status == 400
     assert list(refused.value.fields) == ["points"]
@@ -412,7 +440,12 @@ def test_redeeming_nothing_is_refused(customer, points_policy, points):
     give(customer, 100)
 
     with pytest.raises(BusinessError) as refused:
-        redeem_points(customer_id=customer.pk, points=points, order_amount=Decimal(100))
+        redeem_points(
+            customer_id=customer.pk,
+            points=points,
+            order_amount=Decimal(100),
+            order_ref=pending_order(),
+        )
 
     assert "points" in refused.value.fields
     assert points_of(customer) == 100

@@ -25,7 +25,7 @@ from membership.services.points import (
     expire_points,
     redeem_points,
 )
-from tests.membership.conftest import assert_ledger_consistent, at, today_is
+from tests.membership.conftest import assert_ledger_consistent, at, pending_order, today_is
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +124,7 @@ class Run:
             points=points,
             order=order,
             order_amount=None if order else Decimal(100),
+            order_ref=None if order else pending_order(),
         )
         return -points
 
