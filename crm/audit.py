@@ -87,11 +87,11 @@ def event_fields(
         "object_id": str(object_id),
         "object_repr": object_repr,
         "summary": _json_safe(summary or {}),
-        "ip": _valid_ip(ip if ip is not None else current_ip()),
+        "ip": valid_ip(ip if ip is not None else current_ip()),
     }
 
 
-def _valid_ip(value: str | None) -> str | None:
+def valid_ip(value: str | None) -> str | None:
     # The client IP may come from a header; a malformed one must not make the event fail to save.
     try:
         return str(ipaddress.ip_address(value)) if value else None
