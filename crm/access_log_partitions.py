@@ -107,16 +107,12 @@ def drop_expired_partitions(
     cutoff = (now or timezone.now()) - timedelta(days=retention_days)
     quote = default_connection.ops.quote_name
     expired = sorted(
-        name
-        for name, start in monthly_partitions().items()
-        if next_month(start) <= cutoff
+        name for name, start in monthly_partitions().items() if next_month(start) <= cutoff
     )
     with transaction.atomic(), default_connection.cursor() as cursor:
         for name in expired:
             cursor.execute(f"DROP TABLE {quote(name)}")
-        cursor.execute(
-            f"DELETE FROM {quote(DEFAULT_PARTITION)} WHERE occurred_at < %s", [cutoff]
-        )
+        cursor.execute(f"DELETE FROM {quote(DEFAULT_PARTITION)} WHERE occurred_at < %s", [cutoff])
         deleted = cursor.rowcount
     return expired, deleted
 
