@@ -117,6 +117,19 @@ def drop_expired_partitions(
     return expired, deleted
 
 
+def estimated_rows() -> int:
+    """The planner's estimate of the log's rows, summed over its partitions (the parent of a
+    partitioned table has no statistics of its own)."""
+    with default_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(greatest(child.reltuples, 0)), 0)::bigint FROM pg_inherits "
+            "JOIN pg_class child ON child.oid = pg_inherits.inhrelid "
+            "WHERE pg_inherits.inhparent = %s::regclass",
+            [PARENT],
+        )
+        return cursor.fetchone()[0]
+
+
 def maintain_access_log_partitions(*, now: datetime | None = None):
     """The nightly job: next month's partition created ahead, expired ones dropped. Logged as a
     JobRun with the counts; returns it."""

@@ -9,7 +9,7 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-from crm.audit_actions import is_audit_action
+from crm.audit_actions import AuditAction, is_audit_action
 from crm.models import AuditEvent
 from crm.request_context import current_ip, run_after_view
 
@@ -51,6 +51,17 @@ def record_refusal(**event) -> None:
     Takes record_event's arguments; the IP is taken now, while the request is current."""
     event.setdefault("ip", current_ip())
     run_after_view(lambda: record_event(**event))
+
+
+def record_trail_read(*, actor, trail: str, via: str, filters: dict | None = None) -> AuditEvent:
+    """Someone read the audit trail (`trail`: the audit events or the access log) through `via`
+    (admin or api), with these filters: the readers of the trail are on the trail too."""
+    return record_event(
+        action=AuditAction.AUDIT_READ,
+        actor=actor,
+        object_type=trail,
+        summary={"via": via, "filters": filters or {}},
+    )
 
 
 def record_events(*, action: str, actor=None, objects, summary: dict | None = None) -> None:

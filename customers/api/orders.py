@@ -10,8 +10,8 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from crm.api.inputs import INTEGER_MAX, InputSerializer
 from crm.access_log import register_read
+from crm.api.inputs import INTEGER_MAX, InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms
 from crm.pii import normalize_phone

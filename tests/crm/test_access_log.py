@@ -144,3 +144,34 @@ def test_reads_registered_twice_in_one_request_are_merged_into_one_row(rf):
     entry = only_entry()
     assert entry.customer_ids == [1, 2, 3]
     assert entry.count == 7
+
+
+# --- the access log's admin -----------------------------------------------------------------
+
+
+def test_managers_read_the_access_log_in_the_admin_and_nobody_edits_it(client, manager):
+    first, second = customers(2)
+    register_read(customer_ids=[first.pk])
+    register_read(customer_ids=[second.pk])
+    client.force_login(manager)
+
+    everything = client.get("/admin/crm/accesslog/")
+    one_customer = client.get(f"/admin/crm/accesslog/?q={second.pk}")
+    entry = AccessLog.objects.get(customer_ids=[second.pk])
+
+    assert everything.status_code == 200
+    assert list(one_customer.context["cl"].result_list) == [entry]
+    assert client.get("/admin/crm/accesslog/add/").status_code == 403
+    assert client.get(f"/admin/crm/accesslog/{entry.pk}/change/").status_code == 200
+    assert client.post(f"/admin/crm/accesslog/{entry.pk}/delete/").status_code == 403
+
+
+def test_the_access_log_is_the_managers_alone(client, marketer):
+    client.force_login(marketer)
+
+    assert client.get("/admin/crm/accesslog/").status_code == 403
+    assert marketer.has_perm("crm.view_accesslog") is False
+
+
+def test_the_manager_role_holds_the_access_log_view_permission(manager):
+    assert manager.has_perm("crm.view_accesslog")
