@@ -5,14 +5,16 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from crm.admin_audit import ReadOnlyAdminMixin
+from crm import access_log_partitions
+from crm.admin_audit import ReadOnlyAdminMixin, TrailReadAdminMixin
+from crm.admin_base import ESTIMATE_ABOVE, EstimatedCountAdmin, is_unfiltered
 from crm.auth.tokens import create_api_token, ensure_may_issue_token, revoke_api_token
 from crm.errors import NotAllowed
-from crm.models import ApiToken, AuditEvent, JobRun
+from crm.models import AccessLog, ApiToken, AuditEvent, JobRun
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(TrailReadAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "action",
@@ -45,6 +47,44 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not term:
             return queryset, False
         return queryset.filter(Q(actor_username=term) | Q(object_id=term)), False
+
+
+def estimated_access_log_rows() -> int | None:
+    rows = access_log_partitions.estimated_rows()
+    return rows if rows >= ESTIMATE_ABOVE else None
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(TrailReadAdminMixin, ReadOnlyAdminMixin, EstimatedCountAdmin):
+    """Who read which customers' records, newest first (crm.access_log); managers only."""
+
+    list_display = ("occurred_at", "actor", "action", "method", "count", "customers_display", "ip")
+    list_select_related = ("actor",)
+    # Only so that Django shows the search box; get_search_results does the searching.
+    search_fields = ("action",)
+    search_help_text = _("A customer id, or a staff member's exact username.")
+    fields = ("occurred_at", "actor", "action", "method", "count", "customer_ids", "ip")
+    ordering = ("-occurred_at", "-id")
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+
+    @admin.display(description=_("customers"))
+    def customers_display(self, entry):
+        shown = ", ".join(map(str, entry.customer_ids[:10]))
+        return shown + " …" if len(entry.customer_ids) > 10 else shown
+
+    def count_estimate(self, request, queryset):
+        return estimated_access_log_rows if is_unfiltered(request) else None
+
+    def get_search_results(self, request, queryset, search_term):
+        # A number is a customer id (the GIN index over customer_ids); else an exact username.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.isdigit():
+            return queryset.filter(customer_ids__contains=[int(term)]), False
+        return queryset.filter(actor__username=term), False
 
 
 @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])

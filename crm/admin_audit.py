@@ -6,7 +6,7 @@ still written; the AuditEvent is the one trail that also holds API, import and l
 
 from django.contrib import admin
 
-from crm.audit import record_event, record_events
+from crm.audit import record_event, record_events, record_trail_read
 from crm.audit_actions import AuditAction
 
 
@@ -41,6 +41,32 @@ class AuditedModelAdmin(admin.ModelAdmin):
             summary={"via": "admin"},
         )
         return entries
+
+
+class TrailReadAdminMixin:
+    """For the screens of the audit trail itself: each list or record viewed is an audit event
+    (crm.audit.record_trail_read), with the filters used."""
+
+    # Query parameters that choose a page or an order, not what is read.
+    NOT_FILTERS = {"p", "o"}
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            filters = {k: v for k, v in request.GET.items() if k not in self.NOT_FILTERS}
+            self._record_read(request, filters)
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            self._record_read(request, {"id": str(object_id)})
+        return response
+
+    def _record_read(self, request, filters):
+        record_trail_read(
+            actor=request.user, trail=self.model._meta.label_lower, via="admin", filters=filters
+        )
 
 
 class ReadOnlyAdminMixin:

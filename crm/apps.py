@@ -10,7 +10,7 @@ class CrmConfig(AppConfig):
         from django.contrib import admin
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
-        from django.contrib.auth.signals import user_logged_in, user_login_failed
+        from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
         from django.db.models.signals import m2m_changed, post_migrate, post_save, pre_save
 
         from crm import admin_site, checks, signals  # noqa: F401 (checks registers itself)
@@ -20,6 +20,7 @@ class CrmConfig(AppConfig):
 
         user_model = get_user_model()
         user_logged_in.connect(signals.on_user_logged_in, dispatch_uid="crm_audit_login")
+        user_logged_out.connect(signals.on_user_logged_out, dispatch_uid="crm_audit_logout")
         user_login_failed.connect(
             signals.on_user_login_failed, dispatch_uid="crm_audit_login_failed"
         )

@@ -9,7 +9,7 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-from crm.audit_actions import is_audit_action
+from crm.audit_actions import AuditAction, is_audit_action
 from crm.models import AuditEvent
 from crm.request_context import current_ip, run_after_view
 
@@ -53,6 +53,17 @@ def record_refusal(**event) -> None:
     run_after_view(lambda: record_event(**event))
 
 
+def record_trail_read(*, actor, trail: str, via: str, filters: dict | None = None) -> AuditEvent:
+    """Someone read the audit trail (`trail`: the audit events or the access log) through `via`
+    (admin or api), with these filters: the readers of the trail are on the trail too."""
+    return record_event(
+        action=AuditAction.AUDIT_READ,
+        actor=actor,
+        object_type=trail,
+        summary={"via": via, "filters": filters or {}},
+    )
+
+
 def record_events(*, action: str, actor=None, objects, summary: dict | None = None) -> None:
     """The same action on many objects (an admin bulk delete): one row each, in one INSERT."""
     AuditEvent.objects.bulk_create(
@@ -87,11 +98,11 @@ def event_fields(
         "object_id": str(object_id),
         "object_repr": object_repr,
         "summary": _json_safe(summary or {}),
-        "ip": _valid_ip(ip if ip is not None else current_ip()),
+        "ip": valid_ip(ip if ip is not None else current_ip()),
     }
 
 
-def _valid_ip(value: str | None) -> str | None:
+def valid_ip(value: str | None) -> str | None:
     # The client IP may come from a header; a malformed one must not make the event fail to save.
     try:
         return str(ipaddress.ip_address(value)) if value else None

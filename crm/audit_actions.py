@@ -11,14 +11,17 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AuditAction(models.TextChoices):
-    """What the kernel itself records: changes made through the admin, logins, permissions and
-    API tokens."""
+    """What the kernel itself records: changes made through the admin, logins and logouts,
+    permissions, API tokens and who read the audit trail."""
 
     CREATE = "create", _("Create")
     UPDATE = "update", _("Update")
     DELETE = "delete", _("Delete")
     LOGIN_SUCCESS = "login_success", _("Login")
     LOGIN_FAILURE = "login_failure", _("Failed login")
+    LOGOUT = "logout", _("Logout")
+    TOKEN_FAILURE = "token_failure", _("Failed API token authentication")
+    AUDIT_READ = "audit_read", _("Audit trail viewed")
     PERMISSION_CHANGE = "permission_change", _("Permission change")
     TOKEN_CREATED = "token_created", _("API token created")
     TOKEN_REVOKED = "token_revoked", _("API token revoked")

@@ -1,6 +1,8 @@
-"""The shared kernel's tables: the audit trail and the API tokens."""
+"""The shared kernel's tables: the audit trail, the access log of reads, the API tokens and the
+job runs."""
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -55,6 +57,58 @@ class AuditEvent(models.Model):
     def __str__(self):
         who = self.actor_username or _("system")
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {who} {self.get_action_display()}"
+
+
+class AccessLog(models.Model):
+    """One request that showed customer records (spec 3.3 "记录所有操作日志"): who, when, which
+    route and which customers, one row per request however many rows it showed.
+
+    Append-only and narrow, written in one INSERT after the view (crm.access_log). The table is
+    PARTITIONED BY RANGE (occurred_at), one partition a month, so that retention drops whole
+    partitions instead of deleting rows (crm.access_log_partitions).
+
+    Django does not manage the table (managed = False): migration crm 0005 creates it with
+    RunSQL, because Django cannot create a partitioned table. PostgreSQL requires a partitioned
+    table's primary key to include the partition key, so the table's key is (id, occurred_at);
+    Django's composite keys are not supported by the admin, so the model declares `id` alone as
+    its key. That is sound because `id` comes from one identity sequence shared by every
+    partition: it is unique in practice, and Django only ever reads these rows, never updates
+    them by key. The indexes (GIN on customer_ids, occurred_at, actor) are in the migration too.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now)
+    # No foreign-key constraint: deleting a user must neither touch nor be blocked by the log.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    action = models.CharField(
+        _("route"), max_length=100, help_text=_("The URL name of the screen or endpoint.")
+    )
+    method = models.CharField(_("method"), max_length=8)
+    customer_ids = ArrayField(models.BigIntegerField(), verbose_name=_("customer ids"))
+    count = models.PositiveIntegerField(
+        _("records shown"), help_text=_("Rows shown: customers, or their orders, notes ...")
+    )
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        managed = False
+        db_table = "crm_accesslog"
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        ordering = ["-occurred_at", "-id"]
+        # Append-only: viewable (managers), never added, changed or deleted by hand.
+        default_permissions = ("view",)
+
+    def __str__(self):
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} ({self.count})"
 
 
 class ApiToken(models.Model):

@@ -24,6 +24,8 @@ class RequestContext:
     request: object
     request_id: str
     after_view: list[Callable[[], object]] = field(default_factory=list)
+    # What a module gathers over one request (the access log's reads): see per_request.
+    collected: dict[str, object] = field(default_factory=dict)
 
 
 def client_ip(request) -> str | None:
@@ -72,6 +74,17 @@ def run_after_view(callback: Callable[[], object]) -> None:
         callback()
     else:
         context.after_view.append(callback)
+
+
+def per_request(key: str, factory: Callable[[], object]):
+    """The object stored under `key` for the current request, made by `factory()` on first use
+    (which may schedule its own run_after_view); None outside a request."""
+    context = _current.get()
+    if context is None:
+        return None
+    if key not in context.collected:
+        context.collected[key] = factory()
+    return context.collected[key]
 
 
 class RequestContextMiddleware:

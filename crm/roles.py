@@ -38,7 +38,7 @@ SCHEDULES = model_perms(
 # The kernel's own permissions; each app adds its own with register_role_permissions.
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     MANAGER: (
-        {"crm.view_auditevent"}
+        {"crm.view_auditevent", "crm.view_accesslog"}
         | model_perms("crm", "apitoken", actions=("view", "add", "change"))
         | model_perms("crm", "jobrun", actions=("view",))
         | SCHEDULES

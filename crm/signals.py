@@ -1,4 +1,5 @@
-"""Receivers for what Django itself announces and we must audit: logins and permission changes.
+"""Receivers for what Django itself announces and we must audit: logins, logouts and permission
+changes.
 
 They are connected in CrmConfig.ready(). Our own services record their events explicitly; signals
 are used only where Django, not our code, makes the change.
@@ -33,6 +34,12 @@ def _ip(request):
 
 def on_user_logged_in(sender, request, user, **kwargs):
     record_event(action=AuditAction.LOGIN_SUCCESS, actor=user, obj=user, ip=_ip(request))
+
+
+def on_user_logged_out(sender, request, user, **kwargs):
+    # `user` is None when the session had no logged-in user: nothing to record.
+    if user is not None:
+        record_event(action=AuditAction.LOGOUT, actor=user, obj=user, ip=_ip(request))
 
 
 def on_user_login_failed(sender, credentials, request=None, **kwargs):

@@ -12,6 +12,7 @@ from rest_framework.generics import ListAPIView
 
 from crm.api.pagination import PagePagination
 from crm.api.serializers import AuditEventSerializer
+from crm.audit import record_trail_read
 from crm.audit_actions import audit_action_choices
 from crm.models import AuditEvent
 from crm.permissions import HasPerms
@@ -55,6 +56,10 @@ class AuditEventFilter(django_filters.FilterSet):
         fields = []
 
 
+# Query parameters that choose a page, not what is read.
+PAGING_PARAMS = {"page", "limit", "cursor"}
+
+
 class AuditEventListView(ListAPIView):
     permission_classes = [HasPerms("crm.view_auditevent")]
     serializer_class = AuditEventSerializer
@@ -67,9 +72,13 @@ class AuditEventListView(ListAPIView):
         summary="List audit events",
         description=(
             "Logins, permission changes, reveals of personal data, exports, imports and every "
-            "change, newest first. Needs the permission crm.view_auditevent (role manager)."
+            "change, newest first. Needs the permission crm.view_auditevent (role manager). "
+            "Each read is itself an audit event (audit_read)."
         ),
         tags=["audit"],
     )
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        filters = {k: v for k, v in request.query_params.items() if k not in PAGING_PARAMS}
+        record_trail_read(actor=request.user, trail="crm.auditevent", via="api", filters=filters)
+        return response

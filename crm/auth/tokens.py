@@ -17,8 +17,10 @@ from rest_framework import authentication, exceptions
 
 from crm.audit import record_event
 from crm.audit_actions import AuditAction
+from crm.auth.token_failures import record_token_failure
 from crm.errors import NotAllowed
 from crm.models import ApiToken
+from crm.request_context import client_ip
 
 KEYWORDS = ("token", "bearer")
 PREFIX_LENGTH = ApiToken._meta.get_field("prefix").max_length
@@ -82,38 +84,52 @@ def revoke_api_token(*, token: ApiToken, actor=None) -> bool:
 
 
 class TokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Token <key>` or `Authorization: Bearer <key>`."""
+    """`Authorization: Token <key>` or `Authorization: Bearer <key>`. Failures are audited in
+    aggregate (crm.auth.token_failures)."""
 
     def authenticate(self, request):
         parts = authentication.get_authorization_header(request).split()
         if not parts or parts[0].lower().decode(errors="replace") not in KEYWORDS:
             return None
+        ip = client_ip(request)
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(
-                _("Invalid Authorization header: use 'Token <key>' or 'Bearer <key>'.")
+            raise _failed(
+                _("Invalid Authorization header: use 'Token <key>' or 'Bearer <key>'."),
+                ip=ip,
+                reason="malformed",
             )
         try:
             key = parts[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-        return self.authenticate_key(key)
+            raise _failed(_("Invalid token."), ip=ip, reason="malformed") from None
+        return self.authenticate_key(key, ip=ip)
 
-    def authenticate_key(self, key: str):
+    def authenticate_key(self, key: str, *, ip: str | None = None):
         token = ApiToken.objects.select_related("user").filter(key_hash=hash_key(key)).first()
         if token is None:
-            raise exceptions.AuthenticationFailed(_("Invalid token."))
+            raise _failed(_("Invalid token."), ip=ip, reason="invalid")
         if token.revoked_at is not None:
-            raise exceptions.AuthenticationFailed(
-                _("This token has been revoked; ask an administrator for a new one.")
+            raise _failed(
+                _("This token has been revoked; ask an administrator for a new one."),
+                ip=ip,
+                reason="revoked",
+                token=token,
             )
         if not token.user.is_active:
-            raise exceptions.AuthenticationFailed(_("The user of this token is inactive."))
+            raise _failed(
+                _("The user of this token is inactive."), ip=ip, reason="inactive", token=token
+            )
         _note_use(token)
         return token.user, token
 
     def authenticate_header(self, request):
         # Any value here makes DRF answer unauthenticated requests with 401 instead of 403.
         return 'Token realm="api"'
+
+
+def _failed(message, *, ip, reason, token=None) -> exceptions.AuthenticationFailed:
+    record_token_failure(ip=ip, reason=reason, token=token)
+    return exceptions.AuthenticationFailed(message)
 
 
 def _note_use(token: ApiToken) -> None:

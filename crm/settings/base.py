@@ -230,3 +230,7 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 # Follow-ups (docs/follow-ups.md): an open follow-up this many hours overdue is reported to the
 # managers, once.
 FOLLOW_UP_ESCALATE_AFTER_HOURS = env_int("FOLLOW_UP_ESCALATE_AFTER_HOURS", 24)
+
+# Access log of reads of customer records (docs/audit.md): monthly partitions whose whole month
+# is older than this many days are dropped by the nightly job.
+ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 365)

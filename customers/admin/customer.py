@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from crm.access_log import register_read
 from crm.admin_base import (
     SERVICE_ERRORS,
     EstimatedCountAdmin,
@@ -236,9 +237,9 @@ class CustomerAdmin(ServiceSaveAdmin, EstimatedCountAdmin, SimpleHistoryAdmin):
         changelist = super().get_changelist_instance(request)
         if request.method == "GET":
             # Evaluated here once; the template reuses the cached rows.
-            reveal_rows(
-                request.user, list(changelist.result_list), context=RevealContext.ADMIN_LIST
-            )
+            rows = list(changelist.result_list)
+            register_read(customer_ids=[customer.pk for customer in rows])
+            reveal_rows(request.user, rows, context=RevealContext.ADMIN_LIST)
         return changelist
 
     def get_actions(self, request):
@@ -285,6 +286,8 @@ class CustomerAdmin(ServiceSaveAdmin, EstimatedCountAdmin, SimpleHistoryAdmin):
         return form
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            register_read(customer_ids=[obj.pk])
         if obj is not None and request.method == "GET" and can_reveal(request.user):
             record_reveal(actor=request.user, customers=[obj], context=RevealContext.ADMIN_DETAIL)
         if obj is not None and request.user.has_perm("customers.view_order"):
@@ -394,6 +397,8 @@ class CustomerAdmin(ServiceSaveAdmin, EstimatedCountAdmin, SimpleHistoryAdmin):
 
     def render_history_view(self, request, template, context, **kwargs):
         customer = context.get("object") or context.get("original")
+        if customer is not None:
+            register_read(customer_ids=[customer.pk])
         if customer is not None and can_reveal(request.user):
             record_reveal(
                 actor=request.user, customers=[customer], context=RevealContext.ADMIN_HISTORY

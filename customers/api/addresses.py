@@ -6,6 +6,7 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.access_log import register_read
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms, permissions_by_method
 from customers import services
@@ -81,6 +82,8 @@ class NoteListCreateView(GenericAPIView):
     def get(self, request, pk):
         customer = get_object_or_404(Customer, pk=pk)
         page = self.paginate_queryset(self.get_queryset().filter(customer=customer))
+        if page:
+            register_read(customer_ids=[customer.pk], count=len(page))
         return self.get_paginated_response(NoteSerializer(page, many=True).data)
 
     @extend_schema(

@@ -12,6 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.access_log import register_read
 from crm.api.inputs import INTEGER_MAX, InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms, permissions_by_method
@@ -121,6 +122,8 @@ class CustomerCommunicationListView(GenericAPIView):
     def get(self, request, pk):
         customer = get_object_or_404(Customer.objects.only("pk"), pk=pk)
         page = self.paginate_queryset(customer_communications(customer_id=customer.pk))
+        if page:
+            register_read(customer_ids=[customer.pk], count=len(page))
         return self.get_paginated_response(CommunicationSerializer(page, many=True).data)
 
     @extend_schema(
@@ -206,6 +209,7 @@ class FollowUpListView(GenericAPIView):
             )
         owner = self._owner(request)
         page = self.paginate_queryset(follow_ups_due(owner=owner, due=due))
+        register_read(customer_ids=[item.customer_id for item in page], count=len(page))
         reveal = can_reveal(request.user)
         if reveal:
             customers = {item.customer_id: item.customer for item in page}

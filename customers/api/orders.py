@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.access_log import register_read
 from crm.api.inputs import INTEGER_MAX, InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms
@@ -207,4 +208,6 @@ class CustomerOrderListView(GenericAPIView):
     def get(self, request, pk):
         customer = get_object_or_404(Customer.objects.only("pk"), pk=pk)
         page = self.paginate_queryset(customer_orders(customer_id=customer.pk))
+        if page:
+            register_read(customer_ids=[customer.pk], count=len(page))
         return self.get_paginated_response(OrderSerializer(page, many=True).data)

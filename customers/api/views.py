@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.access_log import register_read
 from crm.api.pagination import PagePagination
 from crm.permissions import HasAnyPerm, HasPerms, permissions_by_method
 from customers import services
@@ -51,6 +52,7 @@ class CustomerListCreateView(GenericAPIView):
     )
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        register_read(customer_ids=[customer.pk for customer in page])
         reveal = can_reveal(request.user)
         if reveal:
             record_reveal(actor=request.user, customers=page, context=RevealContext.API_LIST)
@@ -107,6 +109,7 @@ class CustomerDetailView(GenericAPIView):
             customer = customer_detail(pk=pk)
         except Customer.DoesNotExist:
             raise NotFound(_("No customer with this id.")) from None
+        register_read(customer_ids=[customer.pk])
         reveal = can_reveal(request.user)
         if reveal:
             record_reveal(
@@ -195,6 +198,8 @@ class CustomerHistoryView(GenericAPIView):
             "-history_date", "-history_id"
         )
         page = self.paginate_queryset(records)
+        if page:
+            register_read(customer_ids=[customer.pk], count=len(page))
         older = None
         if page:
             last = page[-1]

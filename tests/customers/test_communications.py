@@ -232,7 +232,7 @@ def test_detail_shows_the_five_most_recent_communications(
 
     # the detail's queries (test_performance_guards) + the order's items; the communications
     # with their staff and orders are one of them
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         response = api_client(manager).get(f"/api/v1/customers/{customer.pk}")
 
     shown = response.json()["data"]["communications"]

@@ -261,7 +261,8 @@ class TestCustomerOrders:
         url = f"/api/v1/customers/{customer.pk}/orders"
 
         # auth/permissions (2) + customer + count + page + items + SAVEPOINT/RELEASE (2)
-        with django_assert_max_num_queries(8):
+        # + the access log's INSERT
+        with django_assert_max_num_queries(9):
             response = client.get(url, {"limit": 5, "page": 1})
 
         data = response.json()["data"]
@@ -283,7 +284,7 @@ class TestCustomerOrders:
         client = api_client(manager)
 
         # the detail's queries (test_performance_guards) + one for the orders' items
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(13):
             response = client.get(f"/api/v1/customers/{customer.pk}")
 
         data = response.json()["data"]
