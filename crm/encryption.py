@@ -59,12 +59,20 @@ setting_changed.connect(_clear_key_caches)
 
 
 def encrypt(plaintext: str) -> str:
-    return _fernet().encrypt(plaintext.encode()).decode()
+    return encrypt_bytes(plaintext.encode()).decode()
 
 
 def decrypt(token: str) -> str:
+    return decrypt_bytes(token.encode()).decode()
+
+
+def encrypt_bytes(plaintext: bytes) -> bytes:
+    return _fernet().encrypt(plaintext)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
     try:
-        return _fernet().decrypt(token.encode()).decode()
+        return _fernet().decrypt(token)
     except InvalidToken:
         raise ImproperlyConfigured(
             "A stored value cannot be decrypted with FIELD_ENCRYPTION_KEYS: a key is missing."

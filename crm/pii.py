@@ -104,10 +104,29 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
+def mask_birthday(birthday) -> str:
+    """`1990-05-20` -> `****-05-20`: the year, which gives the age away, is hidden; the day
+    stays for birthday greetings. Text that is not such a date is hidden whole."""
+    text = "" if birthday is None else str(birthday)
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        return "****" + text[4:]
+    return "*" * len(text)
+
+
+def mask_text(text: str) -> str:
+    """Any other personal value: the first and last characters stay, the rest is hidden."""
+    if len(text) <= 2:
+        return "*" * len(text)
+    return text[0] + "*" * (len(text) - 2) + text[-1]
+
+
 def mask_email(email: str) -> str:
     """`zhangsan@example.com` -> `z***n@example.com`."""
-    if not email or "@" not in email:
+    if not email:
         return email
+    if "@" not in email:
+        # Not an address (a bad cell of an import file): hidden like any text.
+        return mask_text(email)
     local, domain = email.split("@", 1)
     if len(local) <= 2:
         return local[:1] + "*" + "@" + domain

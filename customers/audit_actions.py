@@ -10,4 +10,5 @@ class CustomerAuditAction(models.TextChoices):
     REVEAL_PII = "reveal_pii", _("Reveal personal data")
     EXPORT = "export", _("Export")
     IMPORT = "import", _("Import")
+    DOWNLOAD = "download", _("File download")
     ERASE = "erase", _("Erase personal data")

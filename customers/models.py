@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from crm.encryption import EncryptedTextField
+from crm.file_vault import encrypted_storage
 from customers.levels import base_level, level_choices
 from customers.querysets import CustomerQuerySet
 from customers.search import contact_columns, name_grams, next_index_columns
@@ -593,7 +594,15 @@ class ImportRecord(models.Model):
     updated_count = models.PositiveIntegerField(_("updated"), default=0)
     skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
-    error_file = models.FileField(_("rows with errors"), upload_to="imports/errors/", blank=True)
+    error_file = models.FileField(
+        _("rows with errors"), upload_to="imports/errors/", storage=encrypted_storage, blank=True
+    )
+    expires_at = models.DateTimeField(
+        _("file expires at"),
+        null=True,
+        blank=True,
+        help_text=_("After this the file of rows with errors is deleted."),
+    )
     message = models.TextField(_("message"), blank=True)
     created_at = models.DateTimeField(_("started at"), default=timezone.now, editable=False)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -634,7 +643,22 @@ class ExportRecord(models.Model):
     )
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     row_count = models.PositiveIntegerField(_("rows"), default=0)
-    file = models.FileField(_("file"), upload_to="exports/", blank=True)
+    file = models.FileField(_("file"), upload_to="exports/", storage=encrypted_storage, blank=True)
+    expires_at = models.DateTimeField(
+        _("file expires at"),
+        null=True,
+        blank=True,
+        help_text=_("After this the file is deleted; the export stays in the history."),
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Set for one customer's detail PDF; empty for an export of a list."),
+    )
     error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -643,6 +667,12 @@ class ExportRecord(models.Model):
         verbose_name = _("export")
         verbose_name_plural = _("exports")
         ordering = ["-created_at", "-id"]
+        permissions = [
+            (
+                "download_any_file",
+                _("Can download other staff members' export and import files"),
+            )
+        ]
 
     def __str__(self):
         return f"{self.get_format_display()} {self.created_at:%Y-%m-%d %H:%M}"

@@ -9,6 +9,7 @@ CUSTOMER_SPECIAL = {
     "customers.export_customer",
     "customers.import_customer",
     "customers.batch_update_customer",
+    "customers.download_any_file",
 }
 
 CUSTOMER_ROLE_PERMISSIONS: dict[str, set[str]] = {

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from customers.exports.service import export_run
+from customers.services.files import PURGE_JOB, purge_expired_files
 from customers.services.follow_up_reminders import run_follow_up_reminders
 
 
@@ -14,3 +15,8 @@ def export_customers(record_id: int, language: str | None = None) -> None:
 @shared_task(name="customers.follow_up_reminders")
 def follow_up_reminders() -> None:
     run_follow_up_reminders()
+
+
+@shared_task(name=PURGE_JOB)
+def purge_files() -> None:
+    purge_expired_files()

@@ -11,7 +11,6 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,19 +18,19 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from crm.errors import BusinessError
+from customers.admin.downloads import send_file
 from customers.exports.fields import DEFAULT_FIELDS, FIELDS
 from customers.exports.service import (
     EXPORT_PERMISSION,
     export_queryset,
     export_start,
-    may_download,
     normalized_filters,
     sync_limit,
     visible_exports,
 )
-from customers.exports.writers import CONTENT_TYPES
 from customers.models import Customer, CustomerStatus, ExportFormat, ExportRecord, JobStatus
 from customers.pii_access import can_reveal
+from customers.services.files import download_export, is_expired
 
 TEMPLATE = "admin/customers/export.html"
 
@@ -184,10 +183,12 @@ class ExportRecordAdmin(admin.ModelAdmin):
         "status",
         "progress",
         "row_count",
+        "customer",
         "download_link",
         "error",
         "created_at",
         "finished_at",
+        "expires_at",
     )
     fields = readonly_fields
     ordering = ("-created_at", "-id")
@@ -214,6 +215,8 @@ class ExportRecordAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("file"))
     def download_link(self, record):
+        if is_expired(record.expires_at):
+            return _("Expired")
         if record.status != JobStatus.DONE or not record.file:
             return "—"
         url = reverse("admin:customers_exportrecord_download", args=[record.pk])
@@ -228,13 +231,8 @@ class ExportRecordAdmin(admin.ModelAdmin):
 
     def download_view(self, request, record_id):
         record = get_object_or_404(visible_exports(request.user), pk=record_id)
-        if not may_download(request.user, record):
-            raise PermissionDenied
-        if record.status != JobStatus.DONE or not record.file:
-            raise Http404
-        return FileResponse(
-            record.file.open("rb"),
-            as_attachment=True,
-            filename=record.file.name.rsplit("/", 1)[-1],
-            content_type=CONTENT_TYPES[record.format],
+        return send_file(
+            request,
+            lambda: download_export(request.user, record),
+            back=reverse("admin:customers_exportrecord_changelist"),
         )

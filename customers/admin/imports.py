@@ -1,7 +1,9 @@
 """The admin's customer import page (spec 2.8.2): upload, column mapping, preview, run, result.
 
 Thin views over customers.imports.customers; the service validates and writes. The uploaded file
-waits in the default storage (imports/uploads/) between the steps, named in the session.
+waits encrypted (crm.file_vault, imports/uploads/) between the steps, named in the session; each
+step reads a plaintext copy that is deleted when the step ends, and the nightly purge deletes
+uploads abandoned for IMPORT_FILE_RETENTION_DAYS.
 """
 
 import uuid
@@ -10,8 +12,7 @@ from pathlib import Path
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,7 +21,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from crm.encryption import blind_index_match, phone_index
+from crm.file_vault import encrypted_storage, plain_copy
 from crm.pii import normalize_phone
+from customers.admin.downloads import send_file
 from customers.imports.columns import (
     CUSTOMER_ALIASES,
     CUSTOMER_FIELDS,
@@ -32,6 +35,7 @@ from customers.imports.errorfile import template_file
 from customers.imports.reader import ImportFileError, TableFile, file_format
 from customers.imports.validation import prepare_customer_rows
 from customers.models import Customer, ImportRecord
+from customers.services.files import UPLOADS, download_error_file, is_expired
 
 PERMISSION = "customers.import_customer"
 SESSION_KEY = "customer_imports"
@@ -146,14 +150,14 @@ def start(request, site):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         token = uuid.uuid4().hex
-        stored = default_storage.save(
-            f"imports/uploads/{token}{Path(upload.name).suffix.lower()}", upload
-        )
+        suffix = Path(upload.name).suffix.lower()
+        stored = encrypted_storage().save(f"{UPLOADS}/{token}{suffix}", upload)
         try:
             # The type and emptiness now; the required columns once they are mapped.
-            TableFile(default_storage.path(stored), upload.name).require_rows()
+            with plain_copy(stored, suffix=suffix) as copy:
+                TableFile(copy, upload.name).require_rows()
         except ImportFileError as error:
-            default_storage.delete(stored)
+            encrypted_storage().delete(stored)
             form.add_error("file", str(error))
         else:
             request.session.setdefault(SESSION_KEY, {})[token] = {
@@ -181,10 +185,14 @@ def template(request, file_format, site):
 
 def mapping_step(request, token, site):
     upload = request.session.get(SESSION_KEY, {}).get(token)
-    if upload is None or not default_storage.exists(upload["stored"]):
+    if upload is None or not encrypted_storage().exists(upload["stored"]):
         messages.error(request, _("The uploaded file is gone; upload it again."))
         return redirect("admin:customers_customer_import")
-    file_path = default_storage.path(upload["stored"])
+    with plain_copy(upload["stored"], suffix=Path(upload["stored"]).suffix) as file_path:
+        return _mapping_step(request, token, site, upload, file_path)
+
+
+def _mapping_step(request, token, site, upload, file_path):
     table = TableFile(file_path, upload["name"])
     automatic = resolve_mapping(table.headers, CUSTOMER_ALIASES, None)
     form = MappingForm(request.POST or None, headers=table.headers, mapping=automatic)
@@ -200,7 +208,7 @@ def mapping_step(request, token, site):
                     on_duplicate=form.cleaned_data["on_duplicate"],
                     all_or_nothing=form.cleaned_data["all_or_nothing"],
                 )
-                default_storage.delete(upload["stored"])
+                encrypted_storage().delete(upload["stored"])
                 request.session[SESSION_KEY].pop(token, None)
                 request.session.modified = True
                 return redirect(
@@ -297,12 +305,10 @@ def result(request, record_id, site):
 
 def error_file(request, record_id, site):
     record = get_object_or_404(ImportRecord, pk=record_id)
-    if not record.error_file:
-        raise Http404
-    return FileResponse(
-        record.error_file.open("rb"),
-        as_attachment=True,
-        filename=Path(record.error_file.name).name,
+    return send_file(
+        request,
+        lambda: download_error_file(request.user, record),
+        back=reverse("admin:customers_importrecord_changelist"),
     )
 
 
@@ -342,6 +348,8 @@ class ImportRecordAdmin(admin.ModelAdmin):
     @admin.display(description=_("rows with errors"))
     def error_file_link(self, record):
         # Through the permission-checked view: the file holds personal data.
+        if is_expired(record.expires_at):
+            return _("Expired")
         if not record.error_file:
             return "-"
         url = reverse("admin:customers_customer_import_errors", args=[record.pk])

@@ -3,29 +3,26 @@
 Thin views: validate the body, call customers.exports.service, shape the record.
 """
 
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from crm.api.inputs import InputSerializer
 from crm.api.pagination import PagePagination
-from crm.audit import record_event
+from crm.file_vault import file_response
 from crm.permissions import HasPerms
-from customers.exports.customer_pdf import customer_pdf
 from customers.exports.fields import DEFAULT_FIELDS, FIELDS
-from customers.exports.service import export_start, may_download, visible_exports
-from customers.exports.writers import CONTENT_TYPES
+from customers.exports.service import export_customer_pdf, export_start, visible_exports
 from customers.models import Customer, ExportFormat, JobStatus
-from customers.pii_access import RevealContext, can_reveal, record_reveal
-from customers.selectors import customer_detail
+from customers.services.files import download_export, is_expired
 
 
 class ExportInputSerializer(InputSerializer):
@@ -59,6 +56,8 @@ class ExportRecordSerializer(serializers.Serializer):
     actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
+    customerId = serializers.CharField(source="customer_id", allow_null=True)
     statusUrl = serializers.SerializerMethodField()
     downloadUrl = serializers.SerializerMethodField()
 
@@ -66,7 +65,7 @@ class ExportRecordSerializer(serializers.Serializer):
         return reverse("api:export-detail", kwargs={"pk": record.pk})
 
     def get_downloadUrl(self, record) -> str | None:
-        if record.status != JobStatus.DONE or not record.file:
+        if record.status != JobStatus.DONE or not record.file or is_expired(record.expires_at):
             return None
         return reverse("api:export-download", kwargs={"pk": record.pk})
 
@@ -159,31 +158,33 @@ class ExportDownloadView(GenericAPIView):
 
     @extend_schema(
         summary="Download an export's file",
-        description="To its owner, or to holders of customers.view_exportrecord (an unmasked "
-        "file also needs customers.reveal_customer_pii).",
+        description="To its owner, or to holders of customers.download_any_file (an unmasked "
+        "file also needs customers.reveal_customer_pii). Every download is audited. The file "
+        "is kept EXPORT_FILE_RETENTION_DAYS (default 7): after that, 410.",
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
             (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): (
                 OpenApiTypes.BINARY
             ),
             (200, "application/pdf"): OpenApiTypes.BINARY,
+            403: OpenApiResponse(description="Another staff member's file."),
             404: OpenApiResponse(description="No such export, or its file is not ready."),
+            410: OpenApiResponse(description="The file expired and was deleted."),
         },
         tags=["exports"],
     )
     def get(self, request, pk):
         record = get_object_or_404(self.get_queryset(), pk=pk)
-        if not may_download(request.user, record):
-            raise PermissionDenied(_("You may not download this export."))
-        if record.status != JobStatus.DONE or not record.file:
-            raise NotFound(_("This export has no file yet; poll its status."))
-        response = FileResponse(
-            record.file.open("rb"),
-            as_attachment=True,
-            filename=record.file.name.rsplit("/", 1)[-1],
-            content_type=CONTENT_TYPES[record.format],
-        )
-        return response
+        return file_response(download_export(request.user, record))
+
+
+class CustomerPdfQuerySerializer(InputSerializer):
+    unmasked = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("Unmasked personal data: needs customers.reveal_customer_pii and a reason."),
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
 class CustomerPdfView(GenericAPIView):
@@ -196,35 +197,34 @@ class CustomerPdfView(GenericAPIView):
     @extend_schema(
         summary="One customer's detail as a PDF",
         description=(
-            "Profile, stats, tags, addresses, recent orders and communications. Phone, e-mail "
-            "and street addresses are masked unless the caller may reveal them (then the "
-            "reveal is audited); the export is audited. Needs customers.view_customer."
+            "Profile, stats, tags, addresses, recent orders and communications, by the rules of "
+            "any export: phone, e-mail, the birthday's year, recipients and street addresses "
+            "are masked unless unmasked=true, which needs customers.reveal_customer_pii and a "
+            "reason (the reveal is audited). The PDF joins the export history (its id in the "
+            "X-Export-Id header) and is audited. Addresses, orders and communications only "
+            "for readers with their view permission. Needs customers.view_customer."
         ),
-        responses={(200, "application/pdf"): OpenApiTypes.BINARY},
+        parameters=[CustomerPdfQuerySerializer],
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            400: OpenApiResponse(description="Unmasked without a reason."),
+            403: OpenApiResponse(description="Unmasked without the reveal permission."),
+            404: OpenApiResponse(description="No customer with this id."),
+        },
         tags=["exports"],
     )
     def get(self, request, pk):
-        try:
-            customer = customer_detail(pk=pk)
-        except Customer.DoesNotExist:
-            raise NotFound(_("No customer with this id.")) from None
-        user = request.user
-        reveal = can_reveal(user)
-        if reveal:
-            record_reveal(actor=user, customers=[customer], context=RevealContext.API_PDF)
-        record_event(
-            action="export",
-            actor=user,
-            obj=customer,
-            summary={"format": "pdf", "context": "customer detail", "masked": not reveal},
-        )
-        content = customer_pdf(
-            customer,
-            reveal=reveal,
-            show_addresses=user.has_perm("customers.view_address"),
-            show_orders=user.has_perm("customers.view_order"),
-            show_communications=user.has_perm("customers.view_communication"),
+        query = CustomerPdfQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        record, content = export_customer_pdf(
+            actor=request.user,
+            customer_id=pk,
+            unmasked=query.validated_data["unmasked"],
+            reason=query.validated_data["reason"],
         )
         response = HttpResponse(content, content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{customer.customer_no}.pdf"'
+        response["Content-Disposition"] = content_disposition_header(
+            True, f"{record.customer.customer_no}.pdf"
+        )
+        response["X-Export-Id"] = str(record.pk)
         return response

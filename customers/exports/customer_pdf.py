@@ -1,9 +1,9 @@
 """The PDF of one customer's detail (spec 2.1.4 支持导出客户详情): profile, stats, tags,
 addresses, recent orders with their dishes and recent communications.
 
-Phone, e-mail and street addresses are masked unless `reveal`; the caller decides (the
-reveal permission) and audits, as for the detail page. Sections the reader may not see
-(`show_addresses`, `show_orders`, `show_communications`) are left out.
+Phone, e-mail, the birthday's year, recipients and street addresses are masked unless `reveal`;
+the caller (customers.exports.service.export_customer_pdf) decides and audits. Sections the
+reader may not see (`show_addresses`, `show_orders`, `show_communications`) are left out.
 """
 
 import io
@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer
 
+from crm.pii import mask_birthday, mask_text
 from customers.exports.writers import data_table, paragraph_styles, pdf_document
 from customers.models import Address, Communication, Customer, Order
 from customers.pii_access import shown_email, shown_phone
@@ -59,7 +60,12 @@ def customer_pdf(
             [field("phone").verbose_name, shown_phone(customer.phone, reveal=reveal) or ""],
             [field("email").verbose_name, shown_email(customer.email, reveal=reveal) or ""],
             [field("gender").verbose_name, customer.get_gender_display()],
-            [field("birthday").verbose_name, _date(customer.birthday)],
+            [
+                field("birthday").verbose_name,
+                _date(customer.birthday)
+                if reveal or not customer.birthday
+                else mask_birthday(_date(customer.birthday)),
+            ],
             [field("level").verbose_name, customer.get_level_display()],
             [field("status").verbose_name, customer.get_status_display()],
             [field("source").verbose_name, customer.get_source_display()],
@@ -96,7 +102,7 @@ def customer_pdf(
             + [
                 [
                     address.label,
-                    address.recipient,
+                    address.recipient if reveal else mask_text(address.recipient),
                     shown_phone(address.phone, reveal=reveal) or "",
                     " ".join(filter(None, [address.province, address.city, address.district])),
                     address.detail if reveal else ("****" if address.detail else ""),

@@ -1,8 +1,9 @@
 """The fields an export may hold: each one's key (the list API's camelCase name), its header
 (translated when the file is written) and how its cell is read from a values_list row.
 
-Phone and e-mail are decrypted only when chosen, and masked unless the export is unmasked
-(customers.pii_access). Choice fields are written as their translated labels.
+A field marked `pii` is personal data: masked unless the export is unmasked (customers.pii_access
+for phone and e-mail, which are decrypted only when chosen; crm.pii for the birthday). Choice
+fields are written as their translated labels.
 """
 
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.pii import mask_phone
+from crm.pii import mask_birthday, mask_phone
 from customers.models import Customer, CustomerTag
 from customers.pii_access import shown_email, shown_phone
 
@@ -25,8 +26,9 @@ class ExportField:
     key: str
     # A Customer column (values_list); None for "tags", which come from another table.
     column: str | None
-    kind: str = "plain"  # plain | choice | datetime | phone | email | tags
+    kind: str = "plain"  # plain | choice | datetime | phone | email | birthday | tags
     header: Any = None
+    pii: bool = False
 
     def header_text(self) -> str:
         if self.header is not None:
@@ -39,10 +41,10 @@ FIELDS: dict[str, ExportField] = {
     for field in (
         ExportField("customerNo", "customer_no"),
         ExportField("name", "name"),
-        ExportField("phone", "phone", "phone"),
-        ExportField("email", "email", "email"),
+        ExportField("phone", "phone", "phone", pii=True),
+        ExportField("email", "email", "email", pii=True),
         ExportField("gender", "gender", "choice"),
-        ExportField("birthday", "birthday"),
+        ExportField("birthday", "birthday", "birthday", pii=True),
         ExportField("level", "level", "choice"),
         ExportField("points", "points"),
         ExportField("totalSpent", "total_spent"),
@@ -69,7 +71,7 @@ DEFAULT_FIELDS = [
     "registerDate",
     "status",
 ]
-PII_FIELDS = {"phone", "email"}
+PII_FIELDS = {key for key, field in FIELDS.items() if field.pii}
 
 
 def unknown_fields(keys) -> list[str]:
@@ -118,6 +120,8 @@ def _renderer(field: ExportField, *, masked: bool) -> Callable:
         return _phone_renderer(masked=masked)
     if field.kind == "email":
         return lambda value: shown_email(value, reveal=not masked) or ""
+    if field.kind == "birthday":
+        return (lambda value: mask_birthday(value) if value else "") if masked else _plain
     if field.kind == "choice":
         labels = {value: str(label) for value, label in _choices(Customer, field.column)}
         return lambda value: labels.get(value, value)

@@ -4,7 +4,8 @@ export_start checks the permissions, validates the format, fields and filters, c
 ExportRecord and either writes the file at once (up to EXPORT_SYNC_LIMIT rows) or hands it to a
 Celery task. export_run walks the chosen customers by id in batches (a keyset: constant cost at
 any depth, nothing held in memory but one batch), writes the file, keeps progress and row count
-on the record, and audits the export.
+on the record, and audits the export. export_customer_pdf is one customer's detail sheet, by
+the same rules. The file is encrypted at rest and expires (customers.services.files).
 """
 
 import logging
@@ -14,6 +15,7 @@ import tempfile
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import get_language
@@ -21,14 +23,18 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
-from crm.errors import BusinessError, NotAllowed
+from crm.errors import BusinessError, NotAllowed, NotFound
+from customers.exports.customer_pdf import customer_pdf
 from customers.exports.fields import FIELDS, PII_FIELDS, RowReader, headers, unknown_fields
 from customers.exports.writers import WRITERS
 from customers.filters import filter_data, filtered_customers
 from customers.models import Customer, ExportFormat, ExportRecord, JobStatus
-from customers.pii_access import can_reveal
+from customers.pii_access import RevealContext, can_reveal, record_reveal
+from customers.selectors import customer_detail
+from customers.services.files import export_expiry
 
 EXPORT_PERMISSION = "customers.export_customer"
+CUSTOMER_VIEW_PERMISSION = "customers.view_customer"
 VIEW_ALL_PERMISSION = "customers.view_exportrecord"
 BATCH_SIZE = 2000
 # A PDF is laid out in memory, page by page: for more rows, CSV or XLSX.
@@ -47,7 +53,7 @@ class ExportNotAllowed(NotAllowed):
 
 
 class UnmaskedExportNotAllowed(NotAllowed):
-    default_message = _("You may not export unmasked phone numbers and e-mail addresses.")
+    default_message = _("You may not export unmasked personal data.")
 
 
 class InvalidExport(BusinessError):
@@ -66,22 +72,14 @@ def export_start(
     """Record an export of the customers `filters` select (the list API's query parameters; an
     empty filter means every live customer), with `fields` in that order, in `format`.
 
-    Phone and e-mail are masked unless `unmasked`, which needs the reveal permission and a
-    reason. Raises ExportNotAllowed or UnmaskedExportNotAllowed (403), InvalidExport (400,
-    naming the field at fault). Small exports are done when this returns; larger ones are
-    pending, queued when the caller's transaction commits.
+    Every personal-data field (fields.PII_FIELDS) is masked unless `unmasked`, which needs the
+    reveal permission and a reason. Raises ExportNotAllowed or UnmaskedExportNotAllowed (403),
+    InvalidExport (400, naming the field at fault). Small exports are done when this returns;
+    larger ones are pending, queued when the caller's transaction commits.
     """
     if not actor.has_perm(EXPORT_PERMISSION):
         raise ExportNotAllowed()
-    reason = (reason or "").strip()
-    if unmasked:
-        if not can_reveal(actor):
-            raise UnmaskedExportNotAllowed()
-        if not reason:
-            raise InvalidExport(
-                _("Give a reason for an unmasked export."),
-                fields={"reason": [_("A reason is required for an unmasked export.")]},
-            )
+    reason = unmasked_reason(actor, unmasked=unmasked, reason=reason)
     if format not in ExportFormat.values:
         raise InvalidExport(
             fields={"format": [_("Choose one of: %s.") % ", ".join(ExportFormat.values)]}
@@ -129,6 +127,70 @@ def export_start(
     return record
 
 
+def unmasked_reason(actor, *, unmasked: bool, reason: str) -> str:
+    """The export's reason, stripped; an unmasked export needs the reveal permission and one."""
+    reason = (reason or "").strip()
+    if not unmasked:
+        return reason
+    if not can_reveal(actor):
+        raise UnmaskedExportNotAllowed()
+    if not reason:
+        raise InvalidExport(
+            _("Give a reason for an unmasked export."),
+            fields={"reason": [_("A reason is required for an unmasked export.")]},
+        )
+    return reason
+
+
+def export_customer_pdf(
+    *, actor, customer_id: int, unmasked: bool = False, reason: str = ""
+) -> tuple[ExportRecord, bytes]:
+    """One customer's detail as a PDF (spec 2.1.4), by the rules of any export: masked unless
+    `unmasked` (the reveal permission and a reason; the reveal is audited), recorded in the
+    export history with its file, and audited. Sections the actor may not read are left out.
+    Returns the record and the PDF. Raises NotFound for an unknown customer."""
+    if not actor.has_perm(CUSTOMER_VIEW_PERMISSION):
+        raise ExportNotAllowed()
+    reason = unmasked_reason(actor, unmasked=unmasked, reason=reason)
+    try:
+        customer = customer_detail(pk=customer_id)
+    except Customer.DoesNotExist:
+        raise NotFound(_("No customer with this id.")) from None
+    sections = {
+        "addresses": actor.has_perm("customers.view_address"),
+        "orders": actor.has_perm("customers.view_order"),
+        "communications": actor.has_perm("customers.view_communication"),
+    }
+    content = customer_pdf(
+        customer,
+        reveal=unmasked,
+        show_addresses=sections["addresses"],
+        show_orders=sections["orders"],
+        show_communications=sections["communications"],
+    )
+    with transaction.atomic():
+        if unmasked:
+            record_reveal(actor=actor, customers=[customer], context=RevealContext.API_PDF)
+        record = ExportRecord(
+            actor=actor,
+            format=ExportFormat.PDF,
+            fields=["profile", *(name for name, shown in sections.items() if shown)],
+            masked=not unmasked,
+            reason=reason,
+            customer=customer,
+            status=JobStatus.DONE,
+            progress=100,
+            row_count=1,
+            finished_at=timezone.now(),
+            expires_at=export_expiry(),
+        )
+        name = f"customer-{customer.customer_no}-{timezone.localtime():%Y%m%d-%H%M%S}.pdf"
+        record.file.save(name, ContentFile(content), save=False)
+        record.save()
+        record_event(action="export", actor=actor, obj=record, summary=audit_summary(record))
+    return record, content
+
+
 def normalized_filters(filters: dict) -> dict:
     """The filters as CustomerFilter reads them (customers.filters.filter_data): raises
     InvalidExport for an unknown filter or a bad value."""
@@ -149,14 +211,6 @@ def visible_exports(user):
     if user.has_perm(VIEW_ALL_PERMISSION):
         return records
     return records.filter(actor=user)
-
-
-def may_download(user, record: ExportRecord) -> bool:
-    """Its owner, or a holder of customers.view_exportrecord; an unmasked file of someone else
-    needs the reveal permission too."""
-    if record.actor_id == user.pk:
-        return True
-    return user.has_perm(VIEW_ALL_PERMISSION) and (record.masked or can_reveal(user))
 
 
 def export_run(record_id: int, *, language: str | None = None) -> ExportRecord:
@@ -215,6 +269,7 @@ def _write(record: ExportRecord) -> None:
             _set(
                 record,
                 file=record.file.name,
+                expires_at=export_expiry(),
                 status=JobStatus.DONE,
                 progress=100,
                 row_count=written,
@@ -240,6 +295,7 @@ def audit_summary(record: ExportRecord) -> dict:
         "fields": record.fields,
         "filters": filters,
         "masked": record.masked,
+        "customer": record.customer_id,
         "pii": sorted(PII_FIELDS & set(record.fields)),
         "reason": record.reason,
         "rows": record.row_count,

@@ -4,8 +4,13 @@ so that it can be corrected and imported again as it is."""
 import csv
 import io
 
+from crm.pii import mask_birthday, mask_email, mask_phone
 from customers.imports.columns import ERROR_COLUMN
 from customers.imports.reader import TableFile
+
+# The import fields whose cells are personal data, each with its mask (crm.pii). A name is not
+# among them: staff who may not see phones see names everywhere else too.
+MASKERS = {"phone": mask_phone, "email": mask_email, "birthday": mask_birthday}
 
 
 def build_error_file(
@@ -21,7 +26,31 @@ def build_error_file(
         for number, row in (table.rows() if cells is None else cells.items())
         if number in errors
     )
-    if table.format == "xlsx":
+    return table_bytes(headers, rows, table.format)
+
+
+def masked_error_file(path, name: str, mapping: dict[str, str]) -> bytes:
+    """The error file at `path` with the cells of its personal-data columns masked, for staff
+    who may not see them unmasked; `mapping` is the import's {header: field}."""
+    table = TableFile(path, name)
+    maskers = {
+        index: MASKERS[mapping[header]]
+        for index, header in enumerate(table.headers)
+        if mapping.get(header) in MASKERS
+    }
+    rows = (
+        [
+            maskers[index](cell) if index in maskers and cell else cell
+            for index, cell in enumerate(cells)
+        ]
+        for _number, cells in table.rows()
+    )
+    return table_bytes(table.headers, rows, table.format)
+
+
+def table_bytes(headers, rows, file_format: str) -> bytes:
+    """A CSV or XLSX file of `headers` and `rows`."""
+    if file_format == "xlsx":
         return _xlsx(headers, rows)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
@@ -46,8 +75,4 @@ def _xlsx(headers, rows) -> bytes:
 
 def template_file(headers: list[str], file_format: str) -> bytes:
     """An empty file with only the header row."""
-    if file_format == "xlsx":
-        return _xlsx(headers, [])
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer).writerow(headers)
-    return buffer.getvalue().encode("utf-8-sig")
+    return table_bytes(headers, [], file_format)

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from crm.audit import record_event
 from customers.models import JobStatus
+from customers.services.files import import_expiry
 
 
 def finish_import_record(*, record, result, actor, extra: dict | None = None) -> None:
@@ -23,6 +24,7 @@ def finish_import_record(*, record, result, actor, extra: dict | None = None) ->
         record.error_file.save(
             f"import-{record.pk}-errors.{suffix}", ContentFile(result.error_file), save=False
         )
+        record.expires_at = import_expiry()
     record.save()
     result.record = record
     record_event(

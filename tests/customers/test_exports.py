@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.test import override_settings
 from openpyxl import load_workbook
 
 from crm.models import AuditEvent
@@ -354,15 +355,24 @@ def test_history_shows_own_exports_or_all_with_the_view_permission(
     )
 
 
-def test_someone_elses_unmasked_file_needs_the_reveal_permission(
-    api_client, manager, finance, make_customer
+def test_others_files_need_download_any_file_and_unmasked_ones_the_reveal_permission(
+    api_client, manager, finance, make_user, make_customer
 ):
+    from django.contrib.auth.models import Permission
+
     make_customer()
-    record_id = export(api_client(manager), unmasked=True, reason="核对").json()["data"]["id"]
+    masked_id = export(api_client(manager)).json()["data"]["id"]
+    unmasked_id = export(api_client(manager), unmasked=True, reason="核对").json()["data"]["id"]
+    auditor = make_user("auditor", roles=["finance"])
+    auditor.user_permissions.add(
+        Permission.objects.get(codename="download_any_file", content_type__app_label="customers")
+    )
 
-    response = api_client(finance).get(f"/api/v1/exports/{record_id}/download")
-
-    assert response.status_code == 403
+    # finance sees the whole history (customers.view_exportrecord), downloads none of it
+    assert api_client(finance).get(f"/api/v1/exports/{masked_id}").status_code == 200
+    assert api_client(finance).get(f"/api/v1/exports/{masked_id}/download").status_code == 403
+    assert api_client(auditor).get(f"/api/v1/exports/{masked_id}/download").status_code == 200
+    assert api_client(auditor).get(f"/api/v1/exports/{unmasked_id}/download").status_code == 403
 
 
 # --- one customer's PDF ------------------------------------------------------------------------
@@ -381,8 +391,12 @@ def test_customer_pdf_is_masked_without_the_reveal_permission(
     text = pdf_text(response.content)
     assert "张三" in text and "138****0107" in text and "辣" in text
     assert "13800000107" not in text
+    record = ExportRecord.objects.get(customer=customer)
+    assert response["X-Export-Id"] == str(record.pk)
+    assert record.masked and record.format == "pdf" and record.actor == finance
     event = AuditEvent.objects.get(action="export")
-    assert event.object_id == str(customer.pk) and event.summary["masked"] is True
+    assert event.object_id == str(record.pk) and event.summary["masked"] is True
+    assert event.summary["customer"] == customer.pk
     assert not AuditEvent.objects.filter(action="reveal_pii").exists()
 
 
@@ -401,13 +415,36 @@ def test_customer_pdf_reveals_to_the_permitted_and_audits_it(
         items=[{"dish": "宫保鸡丁", "category": "川菜", "quantity": 1, "price": 48}],
     )
     staff = make_user("cs", roles=["customer_service"])
+    url = f"/api/v1/customers/{customer.pk}/pdf"
 
-    response = api_client(staff).get(f"/api/v1/customers/{customer.pk}/pdf")
+    masked = api_client(staff).get(url)
+    no_reason = api_client(staff).get(url, {"unmasked": "true"})
+    response = api_client(staff).get(url, {"unmasked": "true", "reason": "客户来电核对"})
 
+    assert "13800000108" not in pdf_text(masked.content), "masked unless asked, as any export"
+    assert no_reason.status_code == 400
+    assert no_reason.json()["error"]["fields"] == {
+        "reason": ["A reason is required for an unmasked export."]
+    }
     assert response.status_code == 200
     text = pdf_text(response.content)
     assert "13800000108" in text and "宫保鸡丁 ×1" in text and "POS-1" in text
     assert AuditEvent.objects.filter(action="reveal_pii", object_id=str(customer.pk)).exists()
+    record = ExportRecord.objects.get(pk=response["X-Export-Id"])
+    assert not record.masked and record.reason == "客户来电核对"
+    history = api_client(staff).get("/api/v1/exports").json()["data"]["items"]
+    assert [item["customerId"] for item in history] == [str(customer.pk)] * 2
+
+
+def test_customer_pdf_unmasked_needs_the_reveal_permission(api_client, finance, make_customer):
+    customer = make_customer()
+
+    response = api_client(finance).get(
+        f"/api/v1/customers/{customer.pk}/pdf", {"unmasked": "true", "reason": "x"}
+    )
+
+    assert response.status_code == 403
+    assert not ExportRecord.objects.exists()
 
 
 def test_customer_pdf_needs_the_view_permission(api_client, make_user, make_customer):
@@ -440,7 +477,10 @@ def test_a_real_celery_worker_on_redis_writes_the_export(make_user, make_custome
         worker.wait_for(finished)
     assert record.status == JobStatus.DONE, record.error
     assert record.row_count == 1
-    content = (tmp_path / "worker-media" / record.file.name).read_bytes()
+    stored = (tmp_path / "worker-media" / record.file.name).read_bytes()
+    assert "张三".encode() not in stored, "encrypted at rest"
+    with override_settings(MEDIA_ROOT=str(tmp_path / "worker-media")):
+        content = record.file.open("rb").read()
     assert csv_rows(content) == [["name", "phone"], ["张三", "138****0109"]]
 
 
@@ -511,12 +551,19 @@ def test_admin_export_page_needs_the_permission(admin_client_for, make_user):
     assert client.get("/admin/customers/customer/export/").status_code == 403
 
 
-def test_customer_page_has_a_pdf_button(admin_client_for, manager, make_customer):
+def test_customer_page_has_a_pdf_button_and_an_unmasked_one_for_revealers(
+    admin_client_for, manager, make_user, make_customer
+):
     customer = make_customer()
+    url = f"/admin/customers/customer/{customer.pk}/change/"
 
-    page = admin_client_for(manager).get(f"/admin/customers/customer/{customer.pk}/change/")
+    page = admin_client_for(manager).get(url).content.decode()
+    masked_only = admin_client_for(make_user("ops", roles=["operations"])).get(url)
 
-    assert f"/api/v1/customers/{customer.pk}/pdf" in page.content.decode()
+    assert f"/api/v1/customers/{customer.pk}/pdf" in page
+    assert 'name="unmasked" value="true"' in page and 'name="reason" required' in page
+    assert f"/api/v1/customers/{customer.pk}/pdf" in masked_only.content.decode()
+    assert 'name="unmasked"' not in masked_only.content.decode()
 
 
 @pytest.mark.parametrize("phone", ["+8613800138000", "+85291234567", "+14155550123", "", None])

@@ -286,7 +286,7 @@ def test_error_file_round_trip(tmp_path, writer):
         rows[2][4] = "1990-09-09"
         write_csv(fixed, rows[1:], rows[0])
     else:
-        sheet = openpyxl.load_workbook(record.error_file).active
+        sheet = openpyxl.load_workbook(io.BytesIO(record.error_file.read())).active
         rows = [list(r) for r in sheet.iter_rows(values_only=True)]
         assert rows[0] == [*HEADERS, ERROR_COLUMN] and len(rows) == 3
         rows[1][1] = "13900139000"
