@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 class MembershipAuditAction(models.TextChoices):
     POINTS_ADJUST = "points_adjust", _("Points adjustment")
+    POINTS_REDEEM = "points_redeem", _("Points redemption")
     LEVEL_CHANGE = "level_change", _("Tier change")
     ENROLL = "enroll", _("Membership enrolment")
     BENEFIT_USE = "benefit_use", _("Benefit use")

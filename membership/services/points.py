@@ -263,6 +263,21 @@ def redeem_points(
             PointsEntry.objects.filter(pk=change.entry.pk).update(
                 held_source=order_ref.source, held_external_id=order_ref.external_id
             )
+        if not change.repeated:
+            record_event(
+                action=MembershipAuditAction.POINTS_REDEEM,
+                actor=actor,
+                obj=change.entry,
+                summary={
+                    "customer": customer_id,
+                    "points": points,
+                    "deduction": str(deduction),
+                    "order": order and order.pk,
+                    "held_for": None
+                    if order is not None
+                    else [order_ref.source, order_ref.external_id],
+                },
+            )
     return Redemption(change=change, deduction=deduction)
 
 

@@ -177,6 +177,14 @@ class TestRedeem:
         assert first.json() == repeat.json()
         assert other.status_code == 409
         assert balance_of(customer) == 700
+        (event,) = AuditEvent.objects.filter(action="points_redeem")
+        assert event.summary == {
+            "customer": customer.pk,
+            "points": 300,
+            "deduction": "3.00",
+            "order": None,
+            "held_for": [PENDING["orderSource"], PENDING["orderExternalId"]],
+        }
 
     def test_redeems_against_a_recorded_order(self, client_as, make_customer):
         customer = with_points(make_customer(), 10_000)
