@@ -128,6 +128,7 @@ class MembershipLevel(models.Model):
 
 class BenefitKind(models.TextChoices):
     DISCOUNT = "discount", _("Discount (percent off)")
+    AMOUNT_OFF = "amount_off", _("Amount off (yuan)")
     GIFT = "gift", _("Gift")
     POINTS_MULTIPLIER = "points_multiplier", _("Points multiplier")
     EXCLUSIVE_SERVICE = "exclusive_service", _("Exclusive service")
@@ -145,7 +146,8 @@ class UsagePeriod(models.TextChoices):
 
 class Benefit(models.Model):
     """One benefit of a tier. Benefits that share a non-empty `exclusive_group` do not stack: the
-    best one applies; all others add up (membership.benefits says how each kind adds)."""
+    one worth most to the guest applies; all others add up (membership.services.benefits says
+    how each kind is valued and adds)."""
 
     level = models.ForeignKey(
         MembershipLevel,
@@ -160,7 +162,11 @@ class Benefit(models.Model):
         decimal_places=2,
         default=0,
         validators=[MinValueValidator(0)],
-        help_text=_("Percent off for a discount, the factor for a points multiplier (1.2)."),
+        help_text=_(
+            "Percent off for a discount, yuan off for an amount off, the factor for a points "
+            "multiplier (1.2); for the other types, what the item or service is worth in yuan, "
+            "to compare it within an exclusive group."
+        ),
     )
     description = models.CharField(_("description"), max_length=200)
     description_en = models.CharField(_("description in English"), max_length=200, blank=True)

@@ -25,12 +25,22 @@ from membership.api.inputs import (
 from membership.api.levels import BenefitSerializer
 from membership.api.lists import BenefitUsageFilter, CustomerRowsListView
 from membership.models import Benefit, BenefitUsage
-from membership.services.benefits import benefits_for, record_usage
+from membership.services.benefits import customer_benefits, record_usage
 from membership.services.points import IdempotencyKeyReused
 
 
 class CustomerQuerySerializer(serializers.Serializer):
     customerId = serializers.IntegerField(min_value=1)
+    orderAmount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text=(
+            "The order's amount in yuan, to choose the best of an exclusive group on; "
+            "without it, the customer's average order."
+        ),
+    )
 
 
 class AppliedBenefitsSerializer(serializers.Serializer):
@@ -41,6 +51,12 @@ class AppliedBenefitsSerializer(serializers.Serializer):
         max_digits=5,
         decimal_places=2,
         help_text="The applied discounts added up, at most 100.",
+    )
+    amountOff = serializers.DecimalField(
+        source="amount_off",
+        max_digits=12,
+        decimal_places=2,
+        help_text="The applied amounts off in yuan added up, at most the order's amount.",
     )
     pointsMultiplier = serializers.DecimalField(
         source="points_multiplier",
@@ -90,7 +106,8 @@ class CustomerBenefitsView(GenericAPIView):
         summary="The benefits that apply to a customer now",
         description=(
             "The active benefits of the customer's tier valid today. Benefits of one exclusive "
-            "group do not stack: only the best of them is listed; the others add up. "
+            "group do not stack: only the one worth most to the guest on orderAmount (or the "
+            "customer's average order) is listed; the others add up. "
             "Needs membership.view_benefit."
         ),
         parameters=[CustomerQuerySerializer],
@@ -104,12 +121,13 @@ class CustomerBenefitsView(GenericAPIView):
     def get(self, request):
         query = CustomerQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        customer = customer_named(query.validated_data["customerId"], "level")
-        applied = benefits_for(customer.level)
+        customer = customer_named(query.validated_data["customerId"], "level", "avg_order_value")
+        applied = customer_benefits(customer, order_amount=query.validated_data.get("orderAmount"))
         payload = {
             "level": customer.level,
             "benefits": applied.benefits,
             "discount_percent": applied.discount_percent,
+            "amount_off": applied.amount_off,
             "points_multiplier": applied.points_multiplier,
         }
         return Response(AppliedBenefitsSerializer(payload).data)
@@ -150,9 +168,9 @@ class BenefitUseView(GenericAPIView):
         with field_of(IdempotencyKeyReused, IDEMPOTENCY_HEADER):
             use = record_usage(
                 benefit=benefit,
-                customer=customer_named(data["customerId"], "level"),
+                customer=customer_named(data["customerId"], "level", "avg_order_value"),
                 order=referenced(
-                    Order.objects.only("pk", "customer_id"),
+                    Order.objects.only("pk", "customer_id", "amount"),
                     data.get("orderId"),
                     field="orderId",
                     message=_("No order with this id."),

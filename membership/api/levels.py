@@ -130,7 +130,10 @@ class BenefitSerializer(serializers.Serializer):
     value = serializers.DecimalField(
         max_digits=10,
         decimal_places=2,
-        help_text="Percent off for a discount, the factor for a points multiplier (1.2).",
+        help_text=(
+            "Percent off for a discount, yuan off for an amount off, the factor for a points "
+            "multiplier (1.2); for the other types, what the item or service is worth in yuan."
+        ),
     )
     description = serializers.CharField(
         source="display_description", help_text="In the request's language."

@@ -1,19 +1,22 @@
 """A tier's benefits: editing them, which apply to a customer now, and recording their use
 (spec 2.2.4).
 
-Stacking: benefits that share a non-empty exclusive group do not stack, the best of them (the
-highest value, then the first in the tier's order) applies; all other benefits apply together.
-Applied discounts add up, capped at 100 percent off; applied points multipliers add their
-bonuses (1.2 and 1.1 make 1.3).
+Stacking: benefits that share a non-empty exclusive group do not stack: the one worth most to the
+guest on the order at hand applies (benefit_worth), ties going to the higher figure, then to the
+first in the tier's order. All other benefits apply together. Applied discounts add up, capped at
+100 percent off; amounts off add up, capped at the order's amount; applied points multipliers add
+their bonuses (1.2 and 1.1 make 1.3).
 
 Using a benefit: a benefit with a usage limit may be used that many times per period (day,
 calendar month, calendar year, or membership term); a use is idempotent by its key, audited, and
 reversed (no longer counted) when the order it was used on is refunded in full.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cache
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -32,6 +35,7 @@ from membership.models import (
     BenefitUsage,
     Membership,
     MembershipStatus,
+    PointsPolicy,
     UsagePeriod,
 )
 from membership.services.locking import lock_customer
@@ -48,6 +52,7 @@ class BenefitInUse(Conflict):
 class AppliedBenefits:
     benefits: list[Benefit]
     discount_percent: Decimal
+    amount_off: Decimal
     points_multiplier: Decimal
 
 
@@ -62,27 +67,74 @@ def benefits_in_force(on: date | None = None):
     ).order_by("sort_order", "id")
 
 
-def benefits_for(level_code: str, *, on: date | None = None) -> AppliedBenefits:
-    """The benefits of the tier `level_code` that apply on `on` (today), stacking resolved."""
+def benefits_for(level_code: str, *, amount: Decimal, on: date | None = None) -> AppliedBenefits:
+    """The benefits of the tier `level_code` that apply on `on` (today) to an order of `amount`
+    yuan, stacking resolved."""
     candidates = benefits_in_force(on).filter(level__code=level_code)
-    best_of_group: dict[str, Benefit] = {}
+    groups: dict[str, list[Benefit]] = {}
     applied: list[Benefit] = []
     for benefit in candidates:
-        group = benefit.exclusive_group
-        if not group:
+        if benefit.exclusive_group:
+            groups.setdefault(benefit.exclusive_group, []).append(benefit)
+        else:
             applied.append(benefit)
-        elif group not in best_of_group or benefit.value > best_of_group[group].value:
-            best_of_group[group] = benefit
-    applied.extend(best_of_group.values())
+    policy = cache(PointsPolicy.current)  # read only if a points multiplier must be valued
+    applied.extend(best_of_group(group, amount, policy) for group in groups.values())
     applied.sort(key=lambda b: (b.sort_order, b.pk))
     discount = sum((b.value for b in applied if b.kind == BenefitKind.DISCOUNT), Decimal(0))
+    amount_off = sum((b.value for b in applied if b.kind == BenefitKind.AMOUNT_OFF), Decimal(0))
     bonus = sum(
         (b.value - 1 for b in applied if b.kind == BenefitKind.POINTS_MULTIPLIER), Decimal(0)
     )
     return AppliedBenefits(
         benefits=applied,
         discount_percent=min(discount, Decimal(100)),
+        amount_off=min(amount_off, amount),
         points_multiplier=max(Decimal(1) + bonus, Decimal(0)),
+    )
+
+
+def customer_benefits(
+    customer: Customer, *, order_amount: Decimal | None = None, on: date | None = None
+) -> AppliedBenefits:
+    """benefits_for the customer's tier, valued on `order_amount`; without one, on the
+    customer's average order: what they usually spend is what a benefit is worth to them."""
+    amount = customer.avg_order_value if order_amount is None else order_amount
+    return benefits_for(customer.level, amount=amount, on=on)
+
+
+def benefit_worth(
+    benefit: Benefit, amount: Decimal, policy: Callable[[], PointsPolicy] = PointsPolicy.current
+) -> Decimal:
+    """What `benefit` is worth to the guest, in yuan, on an order of `amount` yuan: a discount
+    its percentage of the amount, an amount off its value up to the amount, a points multiplier
+    the bonus points the amount earns at the points policy's redemption rate. The other kinds
+    (gift, service, treat) are not priced by the order: their value is what staff say the item
+    is worth in yuan, zero when they gave none."""
+    if benefit.kind == BenefitKind.DISCOUNT:
+        return amount * min(benefit.value, Decimal(100)) / 100
+    if benefit.kind == BenefitKind.AMOUNT_OFF:
+        return min(benefit.value, amount)
+    if benefit.kind == BenefitKind.POINTS_MULTIPLIER:
+        rules = policy()
+        bonus_points = amount * rules.earn_per_yuan * max(benefit.value - 1, Decimal(0))
+        return bonus_points / rules.points_per_yuan_redeemed
+    return benefit.value
+
+
+def best_of_group(
+    benefits: list[Benefit],
+    amount: Decimal,
+    policy: Callable[[], PointsPolicy] = PointsPolicy.current,
+) -> Benefit:
+    """The one of `benefits` (an exclusive group, in the tier's order) that applies on an order
+    of `amount` yuan: the one worth most. Equal worth (on an amount of 0: a customer without
+    orders yet) goes to the higher figure, which picks the bigger of two discounts; a full tie
+    to the first in the tier's order."""
+    if len(benefits) == 1:
+        return benefits[0]  # nothing to compare: no valuation, no read of the points policy
+    return max(
+        benefits, key=lambda benefit: (benefit_worth(benefit, amount, policy), benefit.value)
     )
 
 
@@ -128,7 +180,8 @@ def record_usage(
                 if earlier.request_fingerprint != request_fingerprint:
                     raise IdempotencyKeyReused()
                 return BenefitUse(usage=earlier, repeated=True)
-        if benefit not in benefits_for(customer.level).benefits:
+        order_amount = order.amount if order is not None else None
+        if benefit not in customer_benefits(customer, order_amount=order_amount).benefits:
             raise BusinessError(
                 _("This benefit does not apply to this customer now (tier, validity or stacking)."),
                 fields={"benefitId": [_("Not available to this customer.")]},

@@ -10,7 +10,8 @@ from membership.services.tiers import evaluate_levels
 
 def on_order_recorded(*, order: Order, customer: Customer) -> None:
     level = Customer.objects.values_list("level", flat=True).get(pk=customer.pk)
-    earn_for_order(order=order, multiplier=benefits_for(level).points_multiplier)
+    applied = benefits_for(level, amount=order.amount)
+    earn_for_order(order=order, multiplier=applied.points_multiplier)
     evaluate_levels(customer_ids=[customer.pk], allow_downgrade=False)
 
 

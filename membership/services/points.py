@@ -281,20 +281,27 @@ def redeem_points(
     return Redemption(change=change, deduction=deduction)
 
 
-def _held(ref: OrderRef):
-    return PointsEntry.objects.filter(
+def _holds(ref: OrderRef, *, customer_id: int, refusal: BusinessError):
+    """The entries held for the order `ref` and not linked to it yet, and the points they hold.
+    The points of one order are one customer's: `refusal` is raised when another customer's are
+    held for it."""
+    held = PointsEntry.objects.filter(
         held_source=ref.source, held_external_id=ref.external_id, order__isnull=True
     )
+    if held.exclude(customer_id=customer_id).exists():
+        raise refusal
+    return held, -(held.aggregate(total=Coalesce(Sum("delta"), 0))["total"])
 
 
 def _check_hold(customer_id, points, *, policy, ref: OrderRef, amount: Decimal) -> None:
-    held = _held(ref)
-    if held.exclude(customer_id=customer_id).exists():
-        raise BusinessError(
+    _entries, used = _holds(
+        ref,
+        customer_id=customer_id,
+        refusal=BusinessError(
             _("Points of another customer are already held for this order."),
             fields={"orderExternalId": [_("Held for another customer.")]},
-        )
-    used = -(held.aggregate(total=Coalesce(Sum("delta"), 0))["total"])
+        ),
+    )
     _check_cap(points, amount, used, policy=policy, field="points")
 
 
@@ -330,14 +337,14 @@ def link_held_redemptions(*, order: Order, customer: Customer) -> None:
     are linked to it, and its pointsUsed is that redemption. pointsUsed without holds redeems
     them now, within the cap; pointsUsed that differs from what is held, holds of another
     customer, or holds above the recorded order's cap reject the order (BusinessError)."""
-    ref = OrderRef(order.source, order.external_id)
-    held = _held(ref)
-    if held.exclude(customer_id=customer.pk).exists():
-        raise BusinessError(
+    held, held_points = _holds(
+        OrderRef(order.source, order.external_id),
+        customer_id=customer.pk,
+        refusal=BusinessError(
             _("Points of another customer were redeemed for this order."),
             fields={"customerId": [_("Not the customer the points were held for.")]},
-        )
-    held_points = -(held.aggregate(total=Coalesce(Sum("delta"), 0))["total"])
+        ),
+    )
     if not held_points:
         if order.points_used:
             redeem_points(

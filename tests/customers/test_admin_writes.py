@@ -5,6 +5,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from crm.models import AuditEvent
+from customers import services
 from customers.models import Address, Communication, Customer, CustomerNote
 from customers.services import batch
 
@@ -301,3 +302,48 @@ def test_a_refused_customer_number_shows_on_its_field(
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert rule in " ".join(errors["customer_no"])
+
+
+def audit_actions(obj):
+    return list(
+        AuditEvent.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+
+
+def test_an_address_changed_inline_is_audited_once(admin_client, make_customer):
+    customer = three_addresses(make_customer, "甲")
+    third = third_address(customer)
+    before = audit_actions(third)
+    data = page_data(admin_client, change_url(customer))
+    data[f"{address_prefix(admin_client, customer, third)}-detail"] = "丁路4号"
+
+    response = admin_client.post(change_url(customer), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert audit_actions(third) == [*before, "update"]
+
+
+def test_an_address_deleted_inline_is_audited_once(admin_client, make_customer):
+    customer = three_addresses(make_customer, "甲")
+    third = third_address(customer)
+    data = page_data(admin_client, change_url(customer))
+    data[f"{address_prefix(admin_client, customer, third)}-DELETE"] = "on"
+
+    response = admin_client.post(change_url(customer), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert audit_actions(third).count("delete") == 1
+
+
+def test_a_note_deleted_inline_is_audited_once(admin_client, manager, make_customer):
+    customer = make_customer()
+    note = services.note_add(customer=customer, actor=manager, body="喜欢靠窗")
+    data = page_data(admin_client, change_url(customer))
+    data["notes-0-DELETE"] = "on"
+
+    response = admin_client.post(change_url(customer), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert audit_actions(note) == ["create", "delete"]

@@ -111,6 +111,25 @@ def test_saving_a_tier_and_its_benefits_is_audited(client, manager, gold):
     assert events.count() == 2
 
 
+def test_an_amount_off_is_added_in_the_tier_editor(client, manager, gold):
+    client.force_login(manager)
+    data = form_data(
+        client.get(change_url(gold)),
+        **{
+            "benefits-TOTAL_FORMS": "2",
+            "benefits-1-kind": "amount_off",
+            "benefits-1-value": "20",
+            "benefits-1-description": "立减20元",
+            "benefits-1-sort_order": "1",
+            "benefits-1-usage_period": "term",
+            "benefits-1-is_active": "on",
+        },
+    )
+
+    assert client.post(change_url(gold), data).status_code == 302
+    assert gold.benefits.get(kind="amount_off").value == 20
+
+
 def test_adding_a_tier(client, manager):
     client.force_login(manager)
     data = form_data(

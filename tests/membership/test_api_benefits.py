@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from customers.models import Customer
 from customers.services.orders import record_order
 from membership.models import Benefit, BenefitUsage, MembershipLevel
 from membership.services.levels import change_level
@@ -56,7 +57,13 @@ class TestCustomerBenefits:
 
         assert response.status_code == 200
         data = response.json()["data"]
-        assert set(data) == {"level", "benefits", "discountPercent", "pointsMultiplier"}
+        assert set(data) == {
+            "level",
+            "benefits",
+            "discountPercent",
+            "amountOff",
+            "pointsMultiplier",
+        }
         assert data["level"] == "vip"
         assert [b["description"] for b in data["benefits"]] == [
             "1.5× points",
@@ -66,7 +73,11 @@ class TestCustomerBenefits:
         ]
         assert set(data["benefits"][0]) == BENEFIT_KEYS
         assert data["benefits"][1]["id"] == str(vip_benefit("discount").pk)
-        assert (data["discountPercent"], data["pointsMultiplier"]) == (10, 1.5)
+        assert (data["discountPercent"], data["amountOff"], data["pointsMultiplier"]) == (
+            10,
+            0,
+            1.5,
+        )
 
     def test_stacking_is_visible_the_best_of_a_group_and_every_stackable_one(
         self, client_as, vip_customer
@@ -86,6 +97,25 @@ class TestCustomerBenefits:
         assert len(listed) == 6
         assert data["discountPercent"] == 15
         assert data["pointsMultiplier"] == 1.6
+
+    def test_the_best_of_a_group_is_chosen_on_the_order_amount_or_the_average_order(
+        self, client_as, vip_customer
+    ):
+        # vip's 10% off dishes against ¥25 off, in its group.
+        amount_off = add_benefit("amount_off", "25", group="discount", sort_order=10)
+        client = client_as("marketing")
+
+        def listed(**query):
+            response = client.get(BENEFITS, {"customerId": vip_customer.pk, **query})
+            return response.json()["data"]
+
+        on_200 = listed(orderAmount="200")
+        assert str(amount_off.pk) in [b["id"] for b in on_200["benefits"]]
+        assert (on_200["discountPercent"], on_200["amountOff"]) == (0, 25)
+        on_400 = listed(orderAmount="400")
+        assert (on_400["discountPercent"], on_400["amountOff"]) == (10, 0)
+        Customer.objects.filter(pk=vip_customer.pk).update(avg_order_value=Decimal("400"))
+        assert listed()["discountPercent"] == 10
 
     def test_costs_the_same_queries_for_any_number_of_benefits(
         self, client_as, vip_customer, django_assert_max_num_queries

@@ -2,6 +2,7 @@
 their benefits edited by managers through the services."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -411,6 +412,21 @@ class TestBenefits:
             date(2026, 12, 31),
         )
         assert AuditEvent.objects.filter(action="create", object_type="membership.benefit")
+
+    def test_a_manager_adds_an_amount_off(self, client_as):
+        body = {
+            "type": "amount_off",
+            "value": "20",
+            "description": "立减20元",
+            "exclusiveGroup": "d",
+        }
+
+        response = client_as("manager").post(benefits_url(tier("vip")), body, format="json")
+
+        assert response.status_code == 201
+        assert response.json()["data"]["type"] == "amount_off"
+        benefit = Benefit.objects.get(pk=response.json()["data"]["id"])
+        assert (benefit.kind, benefit.value) == ("amount_off", Decimal("20.00"))
 
     def test_a_discount_above_100_percent_is_refused_naming_value(self, client_as):
         body = {"type": "discount", "value": "120", "description": "白送"}
