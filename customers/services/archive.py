@@ -30,7 +30,9 @@ def customer_archive(*, customer: Customer, actor, reason: str = "") -> Customer
 def customer_erase(*, customer: Customer, actor, reason: str) -> Customer:
     """Anonymise a customer's personal data for a privacy request, in the record and its history.
 
-    Order totals stay (they are the restaurant's figures); the person can no longer be identified.
+    Order totals stay (they are the restaurant's figures), and so do the communications, as
+    the staff's record of work, with what was said blanked; the person can no longer be
+    identified. Export files that hold them expire with EXPORT_FILE_RETENTION_DAYS.
     """
     if not reason.strip():
         raise ValidationError({"reason": [_("Say why the customer is erased.")]})
@@ -48,6 +50,7 @@ def customer_erase(*, customer: Customer, actor, reason: str) -> Customer:
         customer.save()
         customer.addresses.all().delete()
         customer.notes.all().delete()
+        customer.communications.update(content="", result="")
         customer.history.all().update(
             name=customer.name,
             phone=None,

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from crm.models import AuditEvent
 from customers.models import Customer
+from customers.services.communications import communication_record
 
 pytestmark = pytest.mark.django_db
 
@@ -474,10 +475,20 @@ class TestArchiveAndErase:
         self, api_client, manager, make_customer
     ):
         customer = make_customer(name="张三", phone="13800138000", email="zs@example.com")
+        communication = communication_record(
+            customer=customer,
+            actor=manager,
+            channel="phone",
+            content="张三说住在人民路1号",
+            result="已回访",
+        )
         response = api_client(manager).post(
             f"{detail_url(customer)}/erase", {"reason": "客户要求删除个人信息"}, format="json"
         )
         assert response.status_code == 200
+        communication.refresh_from_db()
+        assert (communication.content, communication.result) == ("", ""), "what was said goes"
+        assert communication.channel == "phone" and communication.staff == manager
         customer.refresh_from_db()
         assert customer.phone is None and customer.email is None and customer.name != "张三"
         assert not customer.history.filter(name="张三").exists()
