@@ -24,4 +24,9 @@ urlpatterns = [
 if settings.DEBUG:
     from django.conf.urls.static import static
 
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    # The public tier icons only, as the proxy serves them in production (docs/deploy.md): the
+    # rest of MEDIA_ROOT is personal data, handed out by the views that check and audit.
+    urlpatterns += static(
+        f"{settings.MEDIA_URL}membership/icons/",
+        document_root=settings.MEDIA_ROOT / "membership" / "icons",
+    )
