@@ -18,8 +18,31 @@ from django.db import connection
 from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 
+from crm.access_log import register_read
 from crm.api.pagination import planner_estimate
 from crm.errors import BusinessError
+
+# --- the access log ------------------------------------------------------------------------
+
+
+class CustomerReadsAdmin(admin.ModelAdmin):
+    """An admin of rows that belong to customers (addresses, communications, points ...): its
+    list and its pages of one row log which customers' records they showed (crm.access_log),
+    as the customer screens do."""
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        if request.method == "GET":
+            rows = list(changelist.result_list)
+            register_read(customer_ids=[row.customer_id for row in rows], count=len(rows))
+        return changelist
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and request.method == "GET":
+            register_read(customer_ids=[obj.customer_id])
+        return obj
+
 
 # --- counting ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from crm.admin_audit import AuditedModelAdmin
 from crm.admin_base import (
+    CustomerReadsAdmin,
     EstimatedCountAdmin,
     ServiceSaveAdmin,
     call_service,
@@ -103,7 +104,7 @@ class TagAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Address)
-class AddressAdmin(ServiceSaveAdmin, EstimatedCountAdmin, SimpleHistoryAdmin):
+class AddressAdmin(CustomerReadsAdmin, ServiceSaveAdmin, EstimatedCountAdmin, SimpleHistoryAdmin):
     form = AddressForm
     list_display = (
         "customer",

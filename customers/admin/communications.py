@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 
 from crm.admin_base import (
     SERVICE_ERRORS,
+    CustomerReadsAdmin,
     ServiceErrorsForm,
     ServiceSaveAdmin,
     action_confirmation,
@@ -217,7 +218,7 @@ class CommunicationAdminForm(ServiceErrorsForm):
 
 
 @admin.register(Communication)
-class CommunicationAdmin(ServiceSaveAdmin):
+class CommunicationAdmin(CustomerReadsAdmin, ServiceSaveAdmin):
     """Communication records are added, not edited: there is no form to change one (the
     change page is read-only). Staff see their due follow-ups first and mark them done."""
 

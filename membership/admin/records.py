@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.admin_base import (
     SERVICE_ERRORS,
+    CustomerReadsAdmin,
     EstimatedCountAdmin,
     add_service_errors,
     planned_rows,
@@ -49,7 +50,7 @@ def tier_names() -> dict[str, str]:
     return dict(level_choices())
 
 
-class CustomerRecordsAdmin(EstimatedCountAdmin):
+class CustomerRecordsAdmin(CustomerReadsAdmin, EstimatedCountAdmin):
     """A list of per-customer rows. Sorted only in the order of an index: newest first by id,
     or, for one customer, by the (customer, time) index named in `customer_ordering`. The search
     box takes an exact customer number (one indexed lookup).

@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
+from crm.access_log import register_read
 from crm.api.inputs import InputSerializer
 from crm.api.pagination import PagePagination
 from crm.permissions import HasPerms, permissions_by_method
@@ -184,6 +185,11 @@ class RfmRunCustomersView(ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no run id
             return RfmScore.objects.none()
         return rfm_run_customers(run=get_object_or_404(RfmRun, pk=self.kwargs["pk"]))
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        register_read(customer_ids=[score.customer_id for score in page or ()])
+        return page
 
     @extend_schema(summary="An RFM run's customers, best first", tags=["segments"])
     def get(self, request, *args, **kwargs):

@@ -16,6 +16,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.access_log import register_read
 from crm.api.inputs import BIGINT_MAX, InputSerializer
 from crm.api.pagination import PagePagination
 from crm.errors import NotFound
@@ -99,7 +100,9 @@ class RefreshedSerializer(serializers.Serializer):
 
 
 def _members_shown(request, customers, context: str) -> dict:
-    """The serializer context for member rows, auditing the reveal when they are unmasked."""
+    """The serializer context for member rows, logging the read (crm.access_log) and auditing
+    the reveal when they are unmasked."""
+    register_read(customer_ids=[customer.pk for customer in customers])
     reveal = can_reveal(request.user)
     if reveal:
         record_reveal(actor=request.user, customers=customers, context=context)

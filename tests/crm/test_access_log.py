@@ -13,7 +13,9 @@ from crm.access_log import register_read
 from crm.models import AccessLog
 from customers.models import Communication, CustomerNote
 from customers.services import customer_create
+from customers.services.addresses import address_add
 from customers.services.orders import record_order
+from membership.services.points import adjust_points
 
 pytestmark = pytest.mark.django_db
 
@@ -127,6 +129,30 @@ def test_the_admin_changelist_and_change_view_are_logged(client, marketer):
         ("admin:customers_customer_change", [shown[0].pk]),
     ]
     assert {e.actor_id for e in entries} == {marketer.pk}
+
+
+def test_admin_lists_and_pages_of_customers_rows_are_logged(client, manager):
+    first, second = customers(2)
+    address = address_add(customer=first, actor=None, recipient="张三", detail="人民路1号")
+    Communication.objects.create(customer=second, channel="phone", content="回访", result="好")
+    adjust_points(customer_id=second.pk, adjustment=10, reason="seed", actor=None)
+    client.force_login(manager)
+
+    for url in (
+        "/admin/customers/address/",
+        f"/admin/customers/address/{address.pk}/change/",
+        "/admin/customers/communication/?follow_up=all",
+        "/admin/membership/pointsentry/",
+    ):
+        assert client.get(url).status_code == 200, url
+
+    entries = AccessLog.objects.order_by("id")
+    assert [(e.action, e.customer_ids) for e in entries] == [
+        ("admin:customers_address_changelist", [first.pk]),
+        ("admin:customers_address_change", [first.pk]),
+        ("admin:customers_communication_changelist", [second.pk]),
+        ("admin:membership_pointsentry_changelist", [second.pk]),
+    ]
 
 
 def test_reads_registered_twice_in_one_request_are_merged_into_one_row(rf):

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from crm.models import AccessLog
 from segments.models import RfmRun
 from tests.segments.test_rfm import END, START
 
@@ -65,6 +66,8 @@ def test_a_tiers_customers_are_listed_best_first(shop, marketer_client):
     data = response.json()["data"]
     assert [item["name"] for item in data["items"]] == ["A", "C"]
     assert data["pagination"]["total"] == 2
+    (entry,) = AccessLog.objects.filter(action="api:rfm-run-customers")
+    assert sorted(entry.customer_ids) == sorted([shop["a"].pk, shop["c"].pk])
     assert data["items"][0] == {
         "customerId": str(shop["a"].pk),
         "customerNo": shop["a"].customer_no,

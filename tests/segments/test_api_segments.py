@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from crm.models import AccessLog
 from customers.models import Customer
 from customers.services import customer_create
 from segments.models import Segment
@@ -83,6 +84,16 @@ def test_the_preview_counts_and_samples_with_phones_masked(customers, client):
     assert data["count"] == 2
     assert [item["id"] for item in data["sample"]] == [str(customers[3].pk), str(customers[0].pk)]
     assert "****" in data["sample"][0]["phone"]
+
+
+def test_the_preview_logs_the_customers_it_showed(customers, client):
+    client.post(
+        "/api/v1/customers/segments/preview", {"condition": BIG["condition"]}, format="json"
+    )
+
+    (entry,) = AccessLog.objects.all()
+    assert entry.action == "api:segment-preview"
+    assert sorted(entry.customer_ids) == sorted([customers[0].pk, customers[3].pk])
 
 
 def test_a_bad_condition_is_a_400_naming_the_condition_at_fault(customers, client):
