@@ -445,6 +445,11 @@ class Refund(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # A retried refund request (crm.idempotency) returns the first refund instead of another.
+    idempotency_key = models.CharField(
+        _("idempotency key"), max_length=128, null=True, blank=True, unique=True
+    )
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("refund")

@@ -10,11 +10,15 @@ them.
 """
 
 from collections.abc import Mapping
+from contextlib import contextmanager
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.fields import ListField
+
+from crm.errors import BusinessError
 
 BIGINT_MAX = 2**63 - 1
 BIGINT_MIN = -(2**63)
@@ -62,3 +66,42 @@ def _bound_integers(field) -> None:
         field.min_value = BIGINT_MIN
         message = field.error_messages["min_value"].format(min_value=BIGINT_MIN)
         field.validators.append(MinValueValidator(BIGINT_MIN, message=message))
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The services store a key with a short prefix of their own in 200 characters.
+MAX_IDEMPOTENCY_KEY = 128
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Up to {MAX_IDEMPOTENCY_KEY} characters. A request repeated with the same key is not "
+        "applied again: it returns the first result. The same key with a different body is "
+        "refused with 409."
+    ),
+)
+
+
+def idempotency_key(request) -> str | None:
+    """The request's Idempotency-Key (crm.idempotency), or None; 400 when it is too long."""
+    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise serializers.ValidationError(
+            {IDEMPOTENCY_HEADER: [_("At most %(max)s characters.") % {"max": MAX_IDEMPOTENCY_KEY}]}
+        )
+    return key or None
+
+
+@contextmanager
+def field_of(error_class: type[BusinessError], field: str):
+    """A service raises some errors without knowing which part of the request led to them (an
+    unknown customer id, a reused idempotency key): name `field` for them."""
+    try:
+        yield
+    except error_class as error:
+        if not error.fields:
+            error.fields = {field: [str(error.message)]}
+        raise

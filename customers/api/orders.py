@@ -11,8 +11,16 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from crm.access_log import register_read
-from crm.api.inputs import INTEGER_MAX, InputSerializer
+from crm.api.inputs import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_PARAMETER,
+    INTEGER_MAX,
+    InputSerializer,
+    field_of,
+    idempotency_key,
+)
 from crm.api.pagination import PagePagination
+from crm.idempotency import IdempotencyKeyReused
 from crm.permissions import HasPerms
 from crm.pii import normalize_phone
 from customers.models import Customer, Order, OrderChannel, PaymentMethod
@@ -170,12 +178,15 @@ class OrderRefundView(GenericAPIView):
         summary="Refund an order, fully or in part",
         description=(
             "Refunds at most what was paid and not yet refunded (amount - discount - refunded); "
-            "the customer's totals are reversed. Needs customers.refund_order."
+            "the customer's totals are reversed. Send an Idempotency-Key so that a retry "
+            "refunds nothing more. Needs customers.refund_order."
         ),
         request=RefundInputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             200: OrderRefundedSerializer,
             400: OpenApiResponse(description="The refund is larger than what is left."),
+            409: OpenApiResponse(description="The Idempotency-Key was used for another refund."),
         },
         tags=["orders"],
     )
@@ -183,12 +194,14 @@ class OrderRefundView(GenericAPIView):
         order = get_object_or_404(Order, pk=pk)
         body = RefundInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        order = orders.refund_order(
-            order=order,
-            amount=body.validated_data["amount"],
-            reason=body.validated_data["reason"],
-            actor=request.user,
-        )
+        with field_of(IdempotencyKeyReused, IDEMPOTENCY_HEADER):
+            order = orders.refund_order(
+                order=order,
+                amount=body.validated_data["amount"],
+                reason=body.validated_data["reason"],
+                actor=request.user,
+                idempotency_key=idempotency_key(request),
+            )
         return Response(OrderRefundedSerializer(order).data)
 
 

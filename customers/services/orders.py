@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
 from crm.errors import BusinessError, violated_constraint
+from crm.idempotency import IdempotencyKeyReused, fingerprint
 from crm.pii import phone_last4
 from customers import hooks
 from customers.models import (
@@ -179,20 +180,36 @@ def record_order(
     return RecordedOrder(order, customer, customer_created, True)
 
 
-def refund_order(*, order: Order, amount: Decimal, reason: str = "", actor) -> Order:
+def refund_order(
+    *,
+    order: Order,
+    amount: Decimal,
+    reason: str = "",
+    actor,
+    idempotency_key: str | None = None,
+) -> Order:
     """Refund part or all of what was paid (amount - discount) and reverse it in the totals.
 
     The order becomes partially_refunded, or refunded when nothing paid is left; only a full
-    refund takes the order out of order_count. Raises RefundTooLarge (nothing changes) and
-    ValidationError for an amount that is not positive.
+    refund takes the order out of order_count. A retry with the same `idempotency_key` refunds
+    nothing more and returns the order; the key on another request raises IdempotencyKeyReused.
+    Raises RefundTooLarge (nothing changes) and ValidationError for an amount that is not
+    positive.
     """
     amount = Decimal(amount)
     if amount <= 0:
         raise ValidationError({"amount": [_("A refund must be more than 0.")]})
+    request_fingerprint = fingerprint(order=order.pk, amount=amount, reason=reason)
     with transaction.atomic():
         # The customer first, then the order, as in record_order: one lock order, no deadlock.
         Customer.objects.select_for_update().filter(pk=order.customer_id).values_list("pk").get()
         order = Order.objects.select_for_update().get(pk=order.pk)
+        if idempotency_key:
+            earlier = Refund.objects.filter(idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                if earlier.request_fingerprint != request_fingerprint:
+                    raise IdempotencyKeyReused()
+                return order
         left = order.amount - order.discount - order.refunded_amount
         if amount > left:
             raise RefundTooLarge(left)
@@ -200,7 +217,14 @@ def refund_order(*, order: Order, amount: Decimal, reason: str = "", actor) -> O
         order.refunded_amount += amount
         order.status = OrderStatus.REFUNDED if full else OrderStatus.PARTIALLY_REFUNDED
         order.save(update_fields=["refunded_amount", "status"])
-        refund = Refund.objects.create(order=order, amount=amount, reason=reason, actor=actor)
+        refund = Refund.objects.create(
+            order=order,
+            amount=amount,
+            reason=reason,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+        )
         removed = 1 if full else 0
         Customer.objects.filter(pk=order.customer_id).update(
             order_count=F("order_count") - removed,

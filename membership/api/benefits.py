@@ -10,15 +10,18 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from crm.api.inputs import InputSerializer
+from crm.api.inputs import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_PARAMETER,
+    InputSerializer,
+    field_of,
+    idempotency_key,
+)
+from crm.idempotency import IdempotencyKeyReused
 from crm.permissions import HasPerms
 from customers.models import Order
 from membership.api.inputs import (
-    IDEMPOTENCY_HEADER,
-    IDEMPOTENCY_PARAMETER,
     customer_named,
-    field_of,
-    idempotency_key,
     referenced,
     valid_body,
 )
@@ -26,7 +29,6 @@ from membership.api.levels import BenefitSerializer
 from membership.api.lists import BenefitUsageFilter, CustomerRowsListView
 from membership.models import Benefit, BenefitUsage
 from membership.services.benefits import customer_benefits, record_usage
-from membership.services.points import IdempotencyKeyReused
 
 
 class CustomerQuerySerializer(serializers.Serializer):

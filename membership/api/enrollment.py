@@ -9,12 +9,12 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from crm.api.inputs import InputSerializer
+from crm.api.inputs import InputSerializer, field_of
 from crm.errors import Conflict, NotFound
 from crm.permissions import HasPerms
 from customers.filters import batch_selection
 from customers.models import Order
-from membership.api.inputs import field_of, referenced, valid_body
+from membership.api.inputs import referenced, valid_body
 from membership.api.lists import CustomerRowsListView, LevelChangeFilter, MembershipFilter
 from membership.models import EnrollMethod, LevelChange, Membership, MembershipLevel
 from membership.services import enrollment

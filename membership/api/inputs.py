@@ -1,32 +1,14 @@
 """What the membership endpoints read from a request besides plain values: the records its body
-names by id, its Idempotency-Key header, and errors that name the part of the request to fix."""
-
-from contextlib import contextmanager
+names by id, and errors that name the part of the request to fix (the Idempotency-Key header:
+crm.api.inputs)."""
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-from crm.errors import BusinessError, NotFound
+from crm.errors import NotFound
 from customers.models import Customer
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-# PointsEntry.idempotency_key holds 200 characters, of which the service's prefix takes some.
-MAX_IDEMPOTENCY_KEY = 128
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        f"Up to {MAX_IDEMPOTENCY_KEY} characters. A request repeated with the same key is not "
-        "applied again: it returns the first result. The same key with a different body is "
-        "refused with 409."
-    ),
-)
 
 
 def valid_body(request, body_class) -> dict:
@@ -34,15 +16,6 @@ def valid_body(request, body_class) -> dict:
     body = body_class(data=request.data)
     body.is_valid(raise_exception=True)
     return body.validated_data
-
-
-def idempotency_key(request) -> str | None:
-    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-    if len(key) > MAX_IDEMPOTENCY_KEY:
-        raise serializers.ValidationError(
-            {IDEMPOTENCY_HEADER: [_("At most %(max)s characters.") % {"max": MAX_IDEMPOTENCY_KEY}]}
-        )
-    return key or None
 
 
 def referenced(queryset, pk: int | None, *, field: str, message):
@@ -61,18 +34,6 @@ def customer_named(customer_id: int, *fields: str) -> Customer:
     queryset = Customer.objects.only("pk", *fields)
     message = _("No customer with this id.")
     return referenced(queryset, customer_id, field="customerId", message=message)
-
-
-@contextmanager
-def field_of(error_class: type[BusinessError], field: str):
-    """A service raises some errors without knowing which part of the request led to them (an
-    unknown customer id, a reused idempotency key): name `field` for them."""
-    try:
-        yield
-    except error_class as error:
-        if not error.fields:
-            error.fields = {field: [str(error.message)]}
-        raise
 
 
 def apply_body(request, instance, body_class, *, save, partial: bool) -> None:

@@ -11,16 +11,19 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from crm.api.inputs import InputSerializer
+from crm.api.inputs import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_PARAMETER,
+    InputSerializer,
+    field_of,
+    idempotency_key,
+)
 from crm.api.pagination import PagePagination
 from crm.errors import NotFound
+from crm.idempotency import IdempotencyKeyReused
 from crm.permissions import HasPerms
 from customers.models import Customer, Order
 from membership.api.inputs import (
-    IDEMPOTENCY_HEADER,
-    IDEMPOTENCY_PARAMETER,
-    field_of,
-    idempotency_key,
     referenced,
     valid_body,
 )
@@ -120,7 +123,7 @@ def _named_errors():
     """An unknown customer names customerId; a reused key, the Idempotency-Key header."""
     with (
         field_of(NotFound, "customerId"),
-        field_of(points.IdempotencyKeyReused, IDEMPOTENCY_HEADER),
+        field_of(IdempotencyKeyReused, IDEMPOTENCY_HEADER),
     ):
         yield
 

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.audit import record_event
 from crm.audit_actions import AuditAction
 from crm.errors import BusinessError, Conflict, violated_constraint
+from crm.idempotency import IdempotencyKeyReused, fingerprint
 from customers.models import Customer, Order
 from membership.audit_actions import MembershipAuditAction
 from membership.models import (
@@ -39,7 +40,6 @@ from membership.models import (
     UsagePeriod,
 )
 from membership.services.locking import lock_customer
-from membership.services.points import IdempotencyKeyReused, fingerprint
 
 IDEMPOTENCY_CONSTRAINT = "membership_benefitusage_idempotency_key_key"
 

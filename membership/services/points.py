@@ -12,8 +12,6 @@ one customer's entries therefore follow the order in which they were made.
 """
 
 import calendar
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -25,8 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
-from crm.errors import BusinessError, Conflict, violated_constraint
+from crm.errors import BusinessError, violated_constraint
 from crm.i18n import in_default_language
+from crm.idempotency import IdempotencyKeyReused, fingerprint
 from customers.models import Customer, Order, Refund
 from membership.audit_actions import MembershipAuditAction
 from membership.models import PointsEntry, PointsKind, PointsPolicy
@@ -45,13 +44,6 @@ class NotEnoughPoints(BusinessError):
         super().__init__(message, fields={field: [str(message)]})
 
 
-class IdempotencyKeyReused(Conflict):
-    code = "idempotency_key_reused"
-    default_message = _(
-        "This Idempotency-Key was already used for a different request; send a new key."
-    )
-
-
 @dataclass(frozen=True)
 class PointsChange:
     entry: PointsEntry
@@ -66,13 +58,6 @@ def expiry_date(earned_on: date, months: int | None) -> date | None:
     month_index = earned_on.year * 12 + earned_on.month - 1 + months
     year, month = divmod(month_index, 12)
     return date(year, month + 1, calendar.monthrange(year, month + 1)[1])
-
-
-def fingerprint(**request) -> str:
-    """A digest of what a request asked for, to tell a retry from a different request that
-    reuses its idempotency key."""
-    payload = json.dumps(request, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def change_points(

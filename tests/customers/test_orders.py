@@ -236,6 +236,25 @@ class TestRefund:
         assert order.refunded_amount == Decimal("200.00")
         assert Customer.objects.get().total_spent == Decimal("48.00")
 
+    def test_a_retried_refund_with_its_idempotency_key_refunds_once(self, api_client, finance):
+        order, *_ = service_order("A", amount="268", discount="20")
+        client = api_client(finance)
+        body = {"amount": 100, "reason": "菜品问题"}
+
+        first = client.post(refund_url(order.pk), body, "json", HTTP_IDEMPOTENCY_KEY="pos-r-1")
+        retry = client.post(refund_url(order.pk), body, "json", HTTP_IDEMPOTENCY_KEY="pos-r-1")
+        other = client.post(
+            refund_url(order.pk), {"amount": 50}, "json", HTTP_IDEMPOTENCY_KEY="pos-r-1"
+        )
+
+        assert first.status_code == retry.status_code == 200
+        assert first.json() == retry.json()
+        assert other.status_code == 409
+        assert other.json()["error"]["code"] == "idempotency_key_reused"
+        assert list(other.json()["error"]["fields"]) == ["Idempotency-Key"]
+        assert order.refunds.count() == 1
+        assert Customer.objects.get().total_spent == Decimal("148.00")
+
     def test_marketing_cannot_refund(self, api_client, marketer):
         order, *_ = service_order("A")
 

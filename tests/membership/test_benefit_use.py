@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from crm.idempotency import IdempotencyKeyReused
 from crm.models import AuditEvent
 from customers.models import Customer
 from customers.services.orders import refund_order
 from membership.models import BenefitKind, BenefitUsage, MembershipLevel, UsagePeriod
 from membership.services.benefits import UsageLimitReached, record_usage
 from membership.services.enrollment import enroll
-from membership.services.points import IdempotencyKeyReused
 
 pytestmark = pytest.mark.django_db
 

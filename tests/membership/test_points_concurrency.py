@@ -11,11 +11,11 @@ import pytest
 from django.db import connection
 
 from crm.errors import BusinessError
+from crm.idempotency import IdempotencyKeyReused
 from crm.models import AuditEvent
 from customers.models import Customer
 from membership.models import PointsEntry, PointsPolicy
 from membership.services.points import (
-    IdempotencyKeyReused,
     NotEnoughPoints,
     OrderRef,
     adjust_points,

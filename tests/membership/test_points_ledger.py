@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crm.errors import BusinessError
+from crm.idempotency import IdempotencyKeyReused
 from crm.models import AuditEvent
 from customers.models import Customer
 from customers.services.orders import refund_order
 from membership.models import PointsEntry, PointsKind
 from membership.services.points import (
     ExpiryResult,
-    IdempotencyKeyReused,
     NotEnoughPoints,
     adjust_points,
     expire_points,

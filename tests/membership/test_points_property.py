@@ -15,12 +15,12 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from crm.errors import BusinessError
+from crm.idempotency import IdempotencyKeyReused
 from customers.models import Customer, Order
 from customers.services import customer_create
 from customers.services.orders import record_order, refund_order
 from membership.models import PointsEntry, PointsKind, PointsPolicy
 from membership.services.points import (
-    IdempotencyKeyReused,
     adjust_points,
     expire_points,
     redeem_points,
