@@ -11,14 +11,17 @@ ENV_FILE = Path(__file__).resolve().parent.parent.parent / ".env"
 
 def generate_dev_env(path: Path = ENV_FILE) -> bool:
     """Write fresh development keys to `path` unless it exists; return whether it wrote."""
-    if path.exists():
+    try:
+        # Created readable by its owner alone from the first byte, and never over a file.
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
         return False
-    path.write_text(
-        f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
-        f"FIELD_ENCRYPTION_KEYS={Fernet.generate_key().decode()}\n"
-        f"BLIND_INDEX_KEY={secrets.token_urlsafe(32)}\n"
-    )
-    path.chmod(0o600)
+    with os.fdopen(handle, "w") as file:
+        file.write(
+            f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
+            f"FIELD_ENCRYPTION_KEYS={Fernet.generate_key().decode()}\n"
+            f"BLIND_INDEX_KEY={secrets.token_urlsafe(32)}\n"
+        )
     return True
 
 

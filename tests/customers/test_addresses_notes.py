@@ -88,3 +88,20 @@ def test_note_audit_keeps_the_text_out(api_client, manager, make_customer):
     api_client(manager).post(url(customer, "notes"), {"body": "电话13800138000"}, format="json")
     event = AuditEvent.objects.get(action="create", object_type="customers.customernote")
     assert "13800138000" not in event.object_repr
+
+
+def test_the_api_masks_an_address_for_staff_who_may_not_reveal(
+    api_client, make_user, make_customer
+):
+    customer = make_customer()
+    body = {"recipient": "张三", "phone": "13800138000", "detail": "建国路1号"}
+    operations = api_client(make_user("ops", roles=["operations"]))
+    desk = api_client(make_user("desk", roles=["customer_service"]))
+
+    added = operations.post(url(customer, "addresses"), body, format="json").json()["data"]
+    shown = desk.get(url(customer)).json()["data"]["addresses"][0]
+    masked = operations.get(url(customer)).json()["data"]["addresses"][0]
+
+    assert (added["detail"], added["phone"]) == ("****", "138****8000")
+    assert (masked["detail"], masked["phone"]) == ("****", "138****8000")
+    assert (shown["detail"], shown["phone"]) == ("建国路1号", "13800138000")

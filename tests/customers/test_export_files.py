@@ -322,3 +322,14 @@ def test_the_customer_pdf_masks_the_birthday_year_and_the_recipient(
     assert "****-05-20" in masked and "1990" not in masked
     assert "李*明" in masked and "李大明" not in masked and "人民路" not in masked
     assert "1990-05-20" in unmasked and "李大明" in unmasked and "人民路1号" in unmasked
+
+
+def test_the_plaintext_copy_is_deleted_when_its_block_ends_even_on_an_error():
+    name = file_vault.encrypted_storage().save("imports/uploads/u.csv", ContentFile(b"13800138000"))
+
+    with pytest.raises(RuntimeError), file_vault.plain_copy(name, suffix=".csv") as path:
+        copy = Path(path)
+        assert copy.read_bytes() == b"13800138000"
+        raise RuntimeError
+
+    assert not copy.exists()
