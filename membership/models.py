@@ -498,6 +498,7 @@ class PointsKind(models.TextChoices):
     ADJUST = "adjust", _("Adjusted")
     EXPIRE = "expire", _("Expired")
     REFUND = "refund", _("Refund")
+    RELEASE = "release", _("Hold released")
 
 
 class PointsEntry(models.Model):

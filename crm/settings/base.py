@@ -239,3 +239,8 @@ ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 365)
 # deleted by the nightly purge this many days after they were written (docs/export.md).
 EXPORT_FILE_RETENTION_DAYS = env_int("EXPORT_FILE_RETENTION_DAYS", 7)
 IMPORT_FILE_RETENTION_DAYS = env_int("IMPORT_FILE_RETENTION_DAYS", 7)
+
+# Points redeemed for an order not recorded yet are held against it (docs/membership.md); an
+# order not recorded within this many hours is taken as abandoned and the nightly run gives the
+# points back.
+POINTS_HOLD_HOURS = env_int("POINTS_HOLD_HOURS", 24)

@@ -89,10 +89,21 @@ class RedeemedSerializer(serializers.Serializer):
     currentPoints = serializers.IntegerField(help_text="The balance after the redemption.")
 
 
+class ReleaseInputSerializer(InputSerializer):
+    orderSource = serializers.CharField(max_length=32, help_text="The order's system.")
+    orderExternalId = serializers.CharField(max_length=64, help_text="The order's id there.")
+
+
+class ReleasedSerializer(serializers.Serializer):
+    releasedPoints = serializers.IntegerField(
+        help_text="The points given back; 0 when nothing was held (a repeat)."
+    )
+
+
 class PointsEntrySerializer(serializers.Serializer):
     id = serializers.CharField()
     delta = serializers.IntegerField()
-    kind = serializers.CharField(help_text="earn, redeem, adjust, expire or refund.")
+    kind = serializers.CharField(help_text="earn, redeem, adjust, expire, refund or release.")
     reason = serializers.CharField()
     orderId = serializers.CharField(source="order_id", allow_null=True)
     balanceAfter = serializers.IntegerField(source="balance_after")
@@ -217,6 +228,31 @@ class PointsRedeemView(GenericAPIView):
             "currentPoints": entry.balance_after,
         }
         return Response(RedeemedSerializer(payload).data)
+
+
+class PointsReleaseView(GenericAPIView):
+    serializer_class = ReleaseInputSerializer
+    permission_classes = [HasPerms("membership.redeem_points")]
+
+    @extend_schema(
+        summary="Give back the points held for an order that will not be recorded",
+        description=(
+            "For an order cancelled before the ordering system recorded it: the points "
+            "redeemed against orderSource + orderExternalId return to the customer, and the "
+            "order, if recorded later, finds no hold. A repeat releases nothing (0). The "
+            "nightly run releases holds older than POINTS_HOLD_HOURS. Audited. Needs "
+            "membership.redeem_points."
+        ),
+        request=ReleaseInputSerializer,
+        responses={200: ReleasedSerializer},
+        tags=["points"],
+    )
+    def post(self, request):
+        data = valid_body(request, ReleaseInputSerializer)
+        released = points.release_held_points(
+            ref=points.OrderRef(data["orderSource"], data["orderExternalId"]), actor=request.user
+        )
+        return Response(ReleasedSerializer({"releasedPoints": released}).data)
 
 
 class CustomerPointsView(GenericAPIView):

@@ -67,6 +67,7 @@ urlpatterns = [
     ),
     path("membership/points/adjust", points.PointsAdjustView.as_view(), name="points-adjust"),
     path("membership/points/redeem", points.PointsRedeemView.as_view(), name="points-redeem"),
+    path("membership/points/release", points.PointsReleaseView.as_view(), name="points-release"),
     path(
         "customers/<int:pk>/points",
         points.CustomerPointsView.as_view(),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
@@ -351,6 +352,71 @@ def link_held_redemptions(*, order: Order, customer: Customer) -> None:
     held.update(order=order)
     Order.objects.filter(pk=order.pk).update(points_used=held_points)
     order.points_used = held_points
+
+
+def release_held_points(*, ref: OrderRef, actor=None) -> int:
+    """Give back the points held for an order that will not be recorded (the guest left, the
+    ordering system cancelled it): the held points return in one entry, the holds end, and the
+    order, should it be recorded later, finds none. Returns the points released; a second call
+    releases nothing. Audited."""
+    held = PointsEntry.objects.filter(
+        held_source=ref.source, held_external_id=ref.external_id, order__isnull=True
+    )
+    released = 0
+    # One customer's, as redeem_points holds them; each is released under its own lock.
+    for customer_id in sorted(set(held.values_list("customer_id", flat=True))):
+        with transaction.atomic():
+            # Under the lock the order cannot be recorded meanwhile: what is held stays held.
+            lock_customer(customer_id)
+            entries = list(held.filter(customer_id=customer_id).values_list("pk", "delta"))
+            if not entries:
+                continue
+            points = -sum(delta for _pk, delta in entries)
+            PointsEntry.objects.filter(pk__in=[pk for pk, _delta in entries]).update(
+                held_source="", held_external_id=""
+            )
+            change = change_points(
+                customer_id=customer_id,
+                delta=points,
+                kind=PointsKind.RELEASE,
+                reason=in_default_language(
+                    _("Points held for order %(order)s released"),
+                    order=f"{ref.source}/{ref.external_id}",
+                ),
+                actor=actor,
+                idempotency_key=f"release:{min(pk for pk, _delta in entries)}",
+            )
+            record_event(
+                action=MembershipAuditAction.POINTS_RELEASE,
+                actor=actor,
+                obj=change.entry,
+                summary={
+                    "customer": customer_id,
+                    "points": points,
+                    "held_for": [ref.source, ref.external_id],
+                },
+            )
+            released += points
+    return released
+
+
+def release_stale_holds(*, now=None) -> tuple[int, int]:
+    """The holds of orders not recorded within POINTS_HOLD_HOURS are released (the nightly run).
+    Returns how many orders' holds and how many points."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.POINTS_HOLD_HOURS)
+    stale = (
+        # The partial index of holds (held_external_id <> '') finds them.
+        PointsEntry.objects.filter(order__isnull=True, created_at__lt=cutoff)
+        .exclude(held_external_id="")
+        .values_list("held_source", "held_external_id")
+        .distinct()
+    )
+    orders = points = 0
+    for source, external_id in list(stale):
+        released = release_held_points(ref=OrderRef(source, external_id))
+        orders += released > 0
+        points += released
+    return orders, points
 
 
 def earn_for_order(*, order: Order, multiplier: Decimal) -> PointsChange | None:

@@ -59,6 +59,8 @@ def test_one_run_expires_memberships_and_points_then_evaluates_every_tier(
     assert run.finished_at >= run.started_at
     assert run.counts == {
         "memberships_expired": 1,
+        "holds_released_orders": 0,
+        "holds_released_points": 0,
         "points_expired_customers": 1,
         "points_expired": 40,
         "evaluated": 4,

@@ -2,16 +2,24 @@
 its reference, the cap counts every hold, recording the order links them (and is its pointsUsed),
 and its refund returns them."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from crm.errors import BusinessError
+from crm.models import AuditEvent
 from customers.models import Customer, Order
 from customers.services.orders import record_order, refund_order
 from membership.models import PointsEntry, PointsKind
-from membership.services.points import OrderRef, adjust_points, redeem_points
+from membership.services.nightly import run_nightly
+from membership.services.points import (
+    OrderRef,
+    adjust_points,
+    redeem_points,
+    release_held_points,
+)
 from tests.membership.conftest import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +189,65 @@ class TestApi:
 
         assert response.status_code == 400
         assert set(response.json()["error"]["fields"]) == {"pointsUsed"}
+
+
+# --- releasing a hold --------------------------------------------------------------------------
+
+
+def test_releasing_a_hold_gives_the_points_back_once_and_the_order_finds_none(guest):
+    hold(guest, 3000)
+    hold(guest, 1000)
+
+    assert release_held_points(ref=REF) == 4000
+    assert release_held_points(ref=REF) == 0, "a repeat releases nothing"
+
+    assert points_of(guest) == 20_000
+    entry = PointsEntry.objects.get(kind=PointsKind.RELEASE)
+    assert entry.delta == 4000 and "pos/T-88" in entry.reason
+    assert AuditEvent.objects.filter(action="points_release").count() == 1
+    order = record(guest)
+    assert order.points_used == 0, "nothing is held any more"
+    hold(guest, 5000, ref=OrderRef("pos", "T-89"))  # the cap of another order is whole again
+    assert_ledger_consistent(guest.pk)
+
+
+def test_the_points_of_a_released_hold_may_be_redeemed_by_the_order_after_all(guest):
+    hold(guest, 3000)
+    release_held_points(ref=REF)
+
+    order = record(guest, points_used=2000)
+
+    assert order.points_used == 2000
+    assert points_of(guest) == 18_000
+    assert_ledger_consistent(guest.pk)
+
+
+def test_the_nightly_run_releases_the_holds_of_orders_never_recorded(guest, settings):
+    settings.POINTS_HOLD_HOURS = 24
+    hold(guest, 3000)
+    hold(guest, 1000, ref=OrderRef("pos", "T-fresh"))
+    PointsEntry.objects.filter(held_external_id=REF.external_id).update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+
+    run = run_nightly()
+
+    assert (run.counts["holds_released_orders"], run.counts["holds_released_points"]) == (1, 3000)
+    assert points_of(guest) == 19_000, "the fresh hold stays"
+    assert run_nightly().counts["holds_released_points"] == 0
+
+
+def test_the_release_endpoint(api_client, make_user, guest):
+    hold(guest, 3000)
+    body = {"orderSource": REF.source, "orderExternalId": REF.external_id}
+    cashier = api_client(make_user("cashier", roles=["operations"]))
+
+    first = cashier.post("/api/v1/membership/points/release", body, format="json")
+    again = cashier.post("/api/v1/membership/points/release", body, format="json")
+    refused = api_client(make_user("mk", roles=["marketing"])).post(
+        "/api/v1/membership/points/release", body, format="json"
+    )
+
+    assert first.json() == {"success": True, "data": {"releasedPoints": 3000}}
+    assert again.json()["data"] == {"releasedPoints": 0}
+    assert refused.status_code == 403
