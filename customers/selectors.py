@@ -34,7 +34,7 @@ def customer_detail(*, pk) -> Customer:
 
 def customer_orders(*, customer_id) -> QuerySet:
     """A customer's orders with their items (one more query), newest first: the index
-    order_customer_idx serves it."""
+    order_customer_covering_idx serves it."""
     return (
         Order.objects.filter(customer_id=customer_id)
         .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("id")))

@@ -168,8 +168,9 @@ def latest_run() -> RfmRun | None:
 def _score(run: RfmRun) -> None:
     """Four statements in the run's transaction, each set-based:
 
-    1. each customer's figures from the range's orders, into a temporary table (CREATE TABLE AS
-       may use parallel workers, which INSERT ... SELECT may not);
+    1. each customer's figures from the range's orders, into a temporary table: the covering
+       index of the orders walked in customer order, its sums streamed (CREATE TABLE AS may use
+       parallel workers, which INSERT ... SELECT may not);
     2. each customer's R, F and M score: a value's rank is one more than the number of customers
        with a worse value, read from the histogram of the values (a few thousand distinct days
        and order counts) rather than from a sort of every customer;
@@ -187,6 +188,11 @@ def _score(run: RfmRun) -> None:
         cursor.execute("SET LOCAL jit = off")
         partition = _partition(run.pk)
         cursor.execute(f"DROP TABLE IF EXISTS {partition}")  # a failed run's, computed again
+        # The planner prices hashing a million customers' sums below walking the covering index
+        # in customer order, which takes half the time or less (docs/performance.md): the
+        # aggregation is steered to the index for this one statement.
+        for plan in PLAN_FOR_FIGURES:
+            cursor.execute(f"SET LOCAL {plan} = off")
         cursor.execute(
             FIGURES_SQL,
             {
@@ -196,6 +202,8 @@ def _score(run: RfmRun) -> None:
                 "until": _midnight(run.end + timedelta(days=1)),
             },
         )
+        for plan in PLAN_FOR_FIGURES:
+            cursor.execute(f"SET LOCAL {plan} = DEFAULT")
         cursor.execute("SELECT count(*) FROM rfm_figures")
         customers = cursor.fetchone()[0]
         if customers:
@@ -272,12 +280,20 @@ def combination_grades(
     return grades
 
 
+# The plans FIGURES_SQL must not take: a scan of the orders' heap, a hash of every customer's
+# sums, or a sort of the orders. What is left is the index-only scan of
+# order_customer_covering_idx in customer order, aggregated as it streams (GroupAggregate, in
+# parallel): 2.9 s for a year of 10M orders where the planner's own choice took 10 s, and
+# faster even for a month (1.6 s against 1.7).
+PLAN_FOR_FIGURES = ("enable_seqscan", "enable_bitmapscan", "enable_hashagg", "enable_sort")
+
+# Spend is summed in cents as bigint: the sum of numerics was most of the aggregation's time.
 FIGURES_SQL = """
 CREATE TEMPORARY TABLE rfm_figures ON COMMIT DROP AS
 SELECT customer_id,
        %(end)s::date - (max(placed_at) AT TIME ZONE %(tz)s)::date AS recency_days,
        count(*) AS frequency,
-       sum(amount - discount - refunded_amount) AS monetary
+       sum(((amount - discount - refunded_amount) * 100)::bigint) AS monetary_cents
 FROM customers_order
 WHERE placed_at >= %(since)s AND placed_at < %(until)s AND status <> 'refunded'
   AND customer_id NOT IN (SELECT id FROM customers_customer WHERE status = 'archived')
@@ -302,19 +318,19 @@ SCORES_SQL = f"""
 CREATE TEMPORARY TABLE rfm_scores ON COMMIT DROP AS
 WITH r AS ({_quintiles("recency_days", "DESC")}),
      f AS ({_quintiles("frequency", "ASC")}),
-     m AS ({_quintiles("monetary", "ASC")})
+     m AS ({_quintiles("monetary_cents", "ASC")})
 SELECT figures.*, r.score AS r_score, f.score AS f_score, m.score AS m_score
 FROM rfm_figures figures
 JOIN r ON r.value = figures.recency_days
 JOIN f ON f.value = figures.frequency
-JOIN m ON m.value = figures.monetary
+JOIN m ON m.value = figures.monetary_cents
 """
 
 STORE_SQL = """
 INSERT INTO {table}
     (run_id, customer_id, recency_days, frequency, monetary,
      r_score, f_score, m_score, score, tier, rfm_class)
-SELECT %(run)s, s.customer_id, s.recency_days, s.frequency, s.monetary,
+SELECT %(run)s, s.customer_id, s.recency_days, s.frequency, s.monetary_cents::numeric / 100,
        s.r_score, s.f_score, s.m_score, g.score, g.tier, g.rfm_class
 FROM rfm_scores s
 JOIN unnest(%(r)s::int[], %(f)s::int[], %(m)s::int[], %(score)s::numeric[], %(tier)s::int[],

@@ -2,12 +2,14 @@
 on a small data set and against a brute-force reading of the rules on random ones."""
 
 import itertools
+import json
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import pytest
-from django.db import transaction
+from django.conf import settings as django_settings
+from django.db import connection, transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +20,9 @@ from segments.models import RfmClass, RfmRun, RfmScore
 from segments.services.rfm import (
     CLASS_OF,
     EQUAL_WEIGHTS,
+    FIGURES_SQL,
     JOB_NAME,
+    PLAN_FOR_FIGURES,
     Weights,
     latest_run,
     purge_old_scores,
@@ -278,3 +282,21 @@ def test_every_data_set_is_scored_as_the_rules_say(customers, tiers, weights):
         assert run.unscored == len(customers) - len(figures)
         assert sum(tier["count"] for tier in run.summary["tiers"]) == run.scored
         transaction.set_rollback(True)
+
+
+def test_the_figures_walk_the_covering_index_of_the_orders_without_the_heap(shop):
+    """The aggregation reads order_customer_covering_idx alone, in customer order: no scan of
+    the orders' heap, no hash of every customer's sums (docs/performance.md)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for plan in PLAN_FOR_FIGURES:
+            cursor.execute(f"SET LOCAL {plan} = off")
+        cursor.execute(
+            f"EXPLAIN (FORMAT JSON) {FIGURES_SQL}",
+            {"end": END, "tz": django_settings.TIME_ZONE, "since": START, "until": END},
+        )
+        plan = json.dumps(cursor.fetchone()[0])
+
+    # An Index Only Scan once VACUUM has marked the pages all-visible, as in production.
+    assert "order_customer_covering_idx" in plan and '"Strategy": "Sorted"' in plan
+    assert '"Node Type": "Sort"' not in plan and '"Strategy": "Hashed"' not in plan
+    assert '"Node Type": "Seq Scan"' not in plan
