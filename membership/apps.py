@@ -19,7 +19,7 @@ class MembershipConfig(AppConfig):
         from membership.roles import MEMBERSHIP_ROLE_PERMISSIONS
         from membership.services.levels import level_choices
         from membership.services.orders import on_order_recorded, on_order_refunded
-        from membership.services.points import link_held_redemptions
+        from membership.services.redemption import link_held_redemptions
 
         register_audit_actions(MembershipAuditAction)
         register_role_permissions(MEMBERSHIP_ROLE_PERMISSIONS)

@@ -28,7 +28,7 @@ from membership.api.inputs import (
     valid_body,
 )
 from membership.models import PointsEntry
-from membership.services import points
+from membership.services import points, redemption
 
 # A bound on one request's points, far above any real adjustment, so that a typo cannot carry a
 # balance past what its integer column holds.
@@ -208,23 +208,23 @@ class PointsRedeemView(GenericAPIView):
             message=_("No order with this id."),
         )
         with _named_errors():
-            redemption = points.redeem_points(
+            redeemed = redemption.redeem_points(
                 customer_id=data["customerId"],
                 points=data["points"],
                 order_amount=data.get("orderAmount"),
                 order=order,
                 order_ref=(
-                    points.OrderRef(data["orderSource"], data["orderExternalId"])
+                    redemption.OrderRef(data["orderSource"], data["orderExternalId"])
                     if data["orderExternalId"]
                     else None
                 ),
                 actor=request.user,
                 idempotency_key=key,
             )
-        entry = redemption.change.entry
+        entry = redeemed.change.entry
         payload = {
             "redeemedPoints": -entry.delta,
-            "deduction": redemption.deduction,
+            "deduction": redeemed.deduction,
             "currentPoints": entry.balance_after,
         }
         return Response(RedeemedSerializer(payload).data)
@@ -249,9 +249,8 @@ class PointsReleaseView(GenericAPIView):
     )
     def post(self, request):
         data = valid_body(request, ReleaseInputSerializer)
-        released = points.release_held_points(
-            ref=points.OrderRef(data["orderSource"], data["orderExternalId"]), actor=request.user
-        )
+        ref = redemption.OrderRef(data["orderSource"], data["orderExternalId"])
+        released = redemption.release_held_points(ref=ref, actor=request.user)
         return Response(ReleasedSerializer({"releasedPoints": released}).data)
 
 

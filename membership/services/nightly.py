@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from crm.jobs import job_run
 from membership.services.enrollment import expire_memberships
-from membership.services.points import expire_points, release_stale_holds
+from membership.services.points import expire_points
+from membership.services.redemption import release_stale_holds
 from membership.services.tiers import evaluate_levels
 
 JOB_NAME = "membership.nightly"

@@ -4,7 +4,7 @@ full refund the benefits used on it."""
 
 from customers.models import Customer, Order, Refund
 from membership.services.benefits import benefits_for, reverse_usages_for_refund
-from membership.services.points import earn_for_order, reverse_for_refund
+from membership.services.order_points import earn_for_order, reverse_for_refund
 from membership.services.tiers import evaluate_levels
 
 

@@ -9,17 +9,18 @@ Invariants, held by every function here and by the tests:
 Each change locks the customer row (SELECT ... FOR UPDATE) for its transaction, so concurrent
 changes of one customer queue up and each sees the balance the previous one left; the ids of
 one customer's entries therefore follow the order in which they were made.
+
+Paying with points is membership.services.redemption; an order's points (earned, taken and
+given back on refunds), membership.services.order_points. Both change the ledger through
+change_points alone.
 """
 
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -27,7 +28,7 @@ from crm.audit import record_event
 from crm.errors import BusinessError, violated_constraint
 from crm.i18n import in_default_language
 from crm.idempotency import IdempotencyKeyReused, fingerprint
-from customers.models import Customer, Order, Refund
+from customers.models import Customer, Order
 from membership.audit_actions import MembershipAuditAction
 from membership.models import PointsEntry, PointsKind, PointsPolicy
 from membership.services.locking import lock_customer
@@ -84,7 +85,7 @@ def change_points(
     with transaction.atomic():
         customer = lock_customer(customer_id, "points")
         if idempotency_key:
-            earlier = _earlier_change(idempotency_key, request_fingerprint)
+            earlier = earlier_change(idempotency_key, request_fingerprint)
             if earlier:
                 return earlier
         if delta < 0 and -delta > customer.points:
@@ -146,353 +147,6 @@ def adjust_points(
             summary={"customer": customer_id, "adjustment": adjustment, "reason": reason},
         )
     return result
-
-
-@dataclass(frozen=True)
-class Redemption:
-    change: PointsChange
-    deduction: Decimal  # yuan off the order
-
-
-@dataclass(frozen=True)
-class OrderRef:
-    """An order by the ordering system's reference, recorded or not yet."""
-
-    source: str
-    external_id: str
-
-
-def redeem_points(
-    *,
-    customer_id: int,
-    points: int,
-    order_amount: Decimal | None = None,
-    order: Order | None = None,
-    order_ref: OrderRef | None = None,
-    actor=None,
-    idempotency_key: str | None = None,
-    field: str = "points",
-) -> Redemption:
-    """Pay part of an order with points (spec 支持积分抵扣订单): `points` are worth
-    points / points_per_yuan_redeemed yuan. What is paid with points on one order is at most
-    max_redeem_share percent of its paid amount, counting every redemption on it.
-
-    The order is `order`, or the one `order_ref` names once recorded. For an order not recorded
-    yet, the redemption is held against `order_ref` with the cap taken on `order_amount`; recording
-    the order links what is held to it (link_held_redemptions), so that its refund returns them.
-    A repeat with the same idempotency key returns the first redemption, even once the order's
-    cap is reached."""
-    policy = PointsPolicy.current()
-    if points <= 0:
-        raise BusinessError(
-            _("Redeem a positive number of points."), fields={field: [_("Must be above 0.")]}
-        )
-    if order_ref is not None and not order_ref.source:
-        raise BusinessError(
-            _("Give the order's system (orderSource) with its external id."),
-            fields={"orderSource": [_("Required with orderExternalId.")]},
-        )
-    if order is None and order_ref is not None:
-        order = Order.objects.filter(
-            source=order_ref.source, external_id=order_ref.external_id
-        ).first()
-    if order is not None and order.customer_id != customer_id:
-        raise BusinessError(
-            _("This order belongs to another customer."),
-            fields={"orderId": [_("Not this customer's order.")]},
-        )
-    if order is None and (order_amount is None or order_ref is None):
-        raise BusinessError(
-            _(
-                "Give the recorded order (orderId), or the order's reference (orderSource, "
-                "orderExternalId) and its amount (orderAmount)."
-            ),
-            fields={
-                "orderExternalId" if order_amount is not None else "orderAmount": [
-                    _("Required without orderId.")
-                ]
-            },
-        )
-    deduction = (Decimal(points) / policy.points_per_yuan_redeemed).quantize(
-        Decimal("0.01"), ROUND_DOWN
-    )
-    key = f"redeem:{idempotency_key}" if idempotency_key else None
-    request_fingerprint = fingerprint(
-        customer=customer_id,
-        points=points,
-        order=order and order.pk,
-        ref=order_ref and [order_ref.source, order_ref.external_id],
-        amount=order_amount,
-    )
-    with transaction.atomic():
-        # The cap depends on the order's refunds and redemptions: they queue on this lock too.
-        lock_customer(customer_id)
-        if not (key and _earlier_change(key, request_fingerprint)):
-            if order is None:
-                _check_hold(customer_id, points, policy=policy, ref=order_ref, amount=order_amount)
-            else:
-                _check_redemption_cap(points, policy=policy, order=order, field=field)
-        change = change_points(
-            customer_id=customer_id,
-            delta=-points,
-            kind=PointsKind.REDEEM,
-            reason=in_default_language(
-                _("Redeemed for %(amount)s yuan off an order"), amount=deduction
-            ),
-            actor=actor,
-            order=order,
-            idempotency_key=key,
-            request_fingerprint=request_fingerprint,
-            field=field,
-        )
-        if order is None and not change.repeated:
-            PointsEntry.objects.filter(pk=change.entry.pk).update(
-                held_source=order_ref.source, held_external_id=order_ref.external_id
-            )
-        if not change.repeated:
-            record_event(
-                action=MembershipAuditAction.POINTS_REDEEM,
-                actor=actor,
-                obj=change.entry,
-                summary={
-                    "customer": customer_id,
-                    "points": points,
-                    "deduction": str(deduction),
-                    "order": order and order.pk,
-                    "held_for": None
-                    if order is not None
-                    else [order_ref.source, order_ref.external_id],
-                },
-            )
-    return Redemption(change=change, deduction=deduction)
-
-
-def _holds(ref: OrderRef, *, customer_id: int, refusal: BusinessError):
-    """The entries held for the order `ref` and not linked to it yet, and the points they hold.
-    The points of one order are one customer's: `refusal` is raised when another customer's are
-    held for it."""
-    held = PointsEntry.objects.filter(
-        held_source=ref.source, held_external_id=ref.external_id, order__isnull=True
-    )
-    if held.exclude(customer_id=customer_id).exists():
-        raise refusal
-    return held, -(held.aggregate(total=Coalesce(Sum("delta"), 0))["total"])
-
-
-def _check_hold(customer_id, points, *, policy, ref: OrderRef, amount: Decimal) -> None:
-    _entries, used = _holds(
-        ref,
-        customer_id=customer_id,
-        refusal=BusinessError(
-            _("Points of another customer are already held for this order."),
-            fields={"orderExternalId": [_("Held for another customer.")]},
-        ),
-    )
-    _check_cap(points, amount, used, policy=policy, field="points")
-
-
-def _check_redemption_cap(points, *, policy, order, field) -> None:
-    order = Order.objects.only("amount", "discount", "refunded_amount").get(pk=order.pk)
-    totals = _order_points(order)
-    _check_cap(
-        points,
-        order.amount - order.discount - order.refunded_amount,
-        totals.redeemed - totals.returned,
-        policy=policy,
-        field=field,
-    )
-
-
-def _check_cap(points, amount: Decimal, used: int, *, policy, field) -> None:
-    """Refuse `points` more when, with the `used` ones, they pass the policy's share of
-    `amount` (points=0: refuse when the used ones already pass it)."""
-    cap = (amount * policy.max_redeem_share / 100).quantize(Decimal("0.01"), ROUND_DOWN)
-    cap_points = int(cap * policy.points_per_yuan_redeemed)
-    if used + points > cap_points:
-        message = _(
-            "At most %(share)s%% of this order may be paid with points: %(max)s points at most."
-        ) % {
-            "share": policy.max_redeem_share,
-            "max": max(cap_points - used, 0) if points else cap_points,
-        }
-        raise BusinessError(message, fields={field: [str(message)]})
-
-
-def link_held_redemptions(*, order: Order, customer: Customer) -> None:
-    """Recording an order (a "recording" hook, inside its transaction): the points held for it
-    are linked to it, and its pointsUsed is that redemption. pointsUsed without holds redeems
-    them now, within the cap; pointsUsed that differs from what is held, holds of another
-    customer, or holds above the recorded order's cap reject the order (BusinessError)."""
-    held, held_points = _holds(
-        OrderRef(order.source, order.external_id),
-        customer_id=customer.pk,
-        refusal=BusinessError(
-            _("Points of another customer were redeemed for this order."),
-            fields={"customerId": [_("Not the customer the points were held for.")]},
-        ),
-    )
-    if not held_points:
-        if order.points_used:
-            redeem_points(
-                customer_id=customer.pk,
-                points=order.points_used,
-                order=order,
-                idempotency_key=f"order:{order.pk}",
-                field="pointsUsed",
-            )
-        return
-    if order.points_used and order.points_used != held_points:
-        message = _(
-            "%(held)s points were redeemed for this order, not %(used)s: send pointsUsed "
-            "%(held)s, or leave it out."
-        ) % {"held": held_points, "used": order.points_used}
-        raise BusinessError(message, fields={"pointsUsed": [str(message)]})
-    policy = PointsPolicy.current()
-    _check_cap(0, order.amount - order.discount, held_points, policy=policy, field="pointsUsed")
-    held.update(order=order)
-    Order.objects.filter(pk=order.pk).update(points_used=held_points)
-    order.points_used = held_points
-
-
-def release_held_points(*, ref: OrderRef, actor=None) -> int:
-    """Give back the points held for an order that will not be recorded (the guest left, the
-    ordering system cancelled it): the held points return in one entry, the holds end, and the
-    order, should it be recorded later, finds none. Returns the points released; a second call
-    releases nothing. Audited."""
-    held = PointsEntry.objects.filter(
-        held_source=ref.source, held_external_id=ref.external_id, order__isnull=True
-    )
-    released = 0
-    # One customer's, as redeem_points holds them; each is released under its own lock.
-    for customer_id in sorted(set(held.values_list("customer_id", flat=True))):
-        with transaction.atomic():
-            # Under the lock the order cannot be recorded meanwhile: what is held stays held.
-            lock_customer(customer_id)
-            entries = list(held.filter(customer_id=customer_id).values_list("pk", "delta"))
-            if not entries:
-                continue
-            points = -sum(delta for _pk, delta in entries)
-            PointsEntry.objects.filter(pk__in=[pk for pk, _delta in entries]).update(
-                held_source="", held_external_id=""
-            )
-            change = change_points(
-                customer_id=customer_id,
-                delta=points,
-                kind=PointsKind.RELEASE,
-                reason=in_default_language(
-                    _("Points held for order %(order)s released"),
-                    order=f"{ref.source}/{ref.external_id}",
-                ),
-                actor=actor,
-                idempotency_key=f"release:{min(pk for pk, _delta in entries)}",
-            )
-            record_event(
-                action=MembershipAuditAction.POINTS_RELEASE,
-                actor=actor,
-                obj=change.entry,
-                summary={
-                    "customer": customer_id,
-                    "points": points,
-                    "held_for": [ref.source, ref.external_id],
-                },
-            )
-            released += points
-    return released
-
-
-def release_stale_holds(*, now=None) -> tuple[int, int]:
-    """The holds of orders not recorded within POINTS_HOLD_HOURS are released (the nightly run).
-    Returns how many orders' holds and how many points."""
-    cutoff = (now or timezone.now()) - timedelta(hours=settings.POINTS_HOLD_HOURS)
-    stale = (
-        # The partial index of holds (held_external_id <> '') finds them.
-        PointsEntry.objects.filter(order__isnull=True, created_at__lt=cutoff)
-        .exclude(held_external_id="")
-        .values_list("held_source", "held_external_id")
-        .distinct()
-    )
-    orders = points = 0
-    for source, external_id in list(stale):
-        released = release_held_points(ref=OrderRef(source, external_id))
-        orders += released > 0
-        points += released
-    return orders, points
-
-
-def earn_for_order(*, order: Order, multiplier: Decimal) -> PointsChange | None:
-    """The points an order earns: what was paid times the rate times the tier's multiplier,
-    rounded down. Idempotent per order."""
-    policy = PointsPolicy.current()
-    paid = order.amount - order.discount
-    points = int((paid * policy.earn_per_yuan * multiplier).to_integral_value(ROUND_DOWN))
-    if points <= 0:
-        return None
-    return change_points(
-        customer_id=order.customer_id,
-        delta=points,
-        kind=PointsKind.EARN,
-        reason=in_default_language(_("Order %(order)s"), order=order.external_id),
-        order=order,
-        idempotency_key=f"earn:{order.pk}",
-    )
-
-
-def reverse_for_refund(*, order: Order, refund: Refund) -> list[PointsChange]:
-    """A refund takes back the share of the order's earned points that it refunds, and gives
-    back the same share of the points redeemed on it. A refund's share runs from what the
-    order's earlier refunds refunded to what it refunds with them, so several partial refunds add
-    up to exactly the whole, whichever of their hooks runs first. Points already spent cannot be
-    taken back: the balance stops at zero, the reason says how many stay spent, and a later
-    refund takes only its own share."""
-    paid = order.amount - order.discount
-    earlier = Refund.objects.filter(order_id=order.pk, pk__lt=refund.pk).aggregate(
-        total=Coalesce(Sum("amount"), Decimal(0))
-    )["total"]
-    share_before = min(Decimal(1), earlier / paid)
-    share_after = min(Decimal(1), (earlier + refund.amount) / paid)
-    changes = []
-    with transaction.atomic():
-        customer = lock_customer(order.customer_id, "points")
-        totals = _order_points(order)
-        due_back = _floor(totals.earned * share_after) - _floor(totals.earned * share_before)
-        taken_back = min(due_back, customer.points)
-        if taken_back > 0:
-            if taken_back < due_back:
-                reason = _(
-                    "Refund of order %(order)s: earned points taken back, "
-                    "except %(spent)s already spent"
-                )
-            else:
-                reason = _("Refund of order %(order)s: earned points taken back")
-            changes.append(
-                change_points(
-                    customer_id=order.customer_id,
-                    delta=-taken_back,
-                    kind=PointsKind.REFUND,
-                    reason=in_default_language(
-                        reason, order=order.external_id, spent=due_back - taken_back
-                    ),
-                    order=order,
-                    idempotency_key=f"refund-earned:{refund.pk}",
-                )
-            )
-        # Redemptions may follow a partial refund: what is due counts all of them.
-        due_out = _floor(totals.redeemed * share_after) - totals.returned
-        if due_out > 0:
-            changes.append(
-                change_points(
-                    customer_id=order.customer_id,
-                    delta=due_out,
-                    kind=PointsKind.REFUND,
-                    reason=in_default_language(
-                        _("Refund of order %(order)s: redeemed points returned"),
-                        order=order.external_id,
-                    ),
-                    order=order,
-                    idempotency_key=f"refund-redeemed:{refund.pk}",
-                )
-            )
-    return changes
 
 
 @dataclass(frozen=True)
@@ -577,7 +231,7 @@ def points_summary(customer: Customer) -> PointsSummary:
     return PointsSummary(balance=customer.points, expiring_soon=soon or 0, expiring_by=by)
 
 
-def _earlier_change(key: str, request_fingerprint: str) -> PointsChange | None:
+def earlier_change(key: str, request_fingerprint: str) -> PointsChange | None:
     earlier = PointsEntry.objects.filter(idempotency_key=key).first()
     if earlier is None:
         return None
@@ -603,25 +257,3 @@ FROM (
 ) lots
 WHERE e.id = lots.id AND lots.before < %(points)s
 """
-
-
-@dataclass(frozen=True)
-class OrderPoints:
-    earned: int
-    redeemed: int
-    returned: int  # redeemed points given back by refunds
-
-
-def _order_points(order: Order) -> OrderPoints:
-    totals = PointsEntry.objects.filter(order=order).aggregate(
-        earned=Coalesce(Sum("delta", filter=Q(kind=PointsKind.EARN)), 0),
-        redeemed=Coalesce(Sum("delta", filter=Q(kind=PointsKind.REDEEM)), 0),
-        returned=Coalesce(Sum("delta", filter=Q(kind=PointsKind.REFUND, delta__gt=0)), 0),
-    )
-    return OrderPoints(
-        earned=totals["earned"], redeemed=-totals["redeemed"], returned=totals["returned"]
-    )
-
-
-def _floor(points: Decimal) -> int:
-    return int(points.to_integral_value(ROUND_DOWN))

@@ -16,7 +16,7 @@ from django.utils import timezone
 from customers.models import Customer
 from customers.services.orders import record_order
 from membership.models import MembershipLevel, PointsEntry, PointsPolicy
-from membership.services.points import OrderRef
+from membership.services.redemption import OrderRef
 from tests.customers.conftest import make_customer  # noqa: F401  (the same fixture here)
 
 _external_ids = itertools.count(1)

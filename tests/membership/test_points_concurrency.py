@@ -15,13 +15,8 @@ from crm.idempotency import IdempotencyKeyReused
 from crm.models import AuditEvent
 from customers.models import Customer
 from membership.models import PointsEntry, PointsPolicy
-from membership.services.points import (
-    NotEnoughPoints,
-    OrderRef,
-    adjust_points,
-    expire_points,
-    redeem_points,
-)
+from membership.services.points import NotEnoughPoints, adjust_points, expire_points
+from membership.services.redemption import OrderRef, redeem_points
 from tests.membership.conftest import assert_ledger_consistent, pending_order
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,12 +14,8 @@ from customers.models import Customer, Order
 from customers.services.orders import record_order, refund_order
 from membership.models import PointsEntry, PointsKind
 from membership.services.nightly import run_nightly
-from membership.services.points import (
-    OrderRef,
-    adjust_points,
-    redeem_points,
-    release_held_points,
-)
+from membership.services.points import adjust_points
+from membership.services.redemption import OrderRef, redeem_points, release_held_points
 from tests.membership.conftest import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db

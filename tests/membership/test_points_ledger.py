@@ -21,8 +21,8 @@ from membership.services.points import (
     expire_points,
     expiry_date,
     points_summary,
-    redeem_points,
 )
+from membership.services.redemption import redeem_points
 from tests.membership.conftest import assert_ledger_consistent, pending_order, today_is
 
 pytestmark = pytest.mark.django_db

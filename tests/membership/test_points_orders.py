@@ -8,8 +8,10 @@ import pytest
 from customers.models import Customer
 from customers.services.orders import refund_order
 from membership.models import PointsEntry, PointsKind
+from membership.services.order_points import earn_for_order
 from membership.services.orders import on_order_refunded
-from membership.services.points import adjust_points, earn_for_order, redeem_points
+from membership.services.points import adjust_points
+from membership.services.redemption import redeem_points
 from tests.membership.conftest import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db

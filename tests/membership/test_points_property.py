@@ -20,11 +20,8 @@ from customers.models import Customer, Order
 from customers.services import customer_create
 from customers.services.orders import record_order, refund_order
 from membership.models import PointsEntry, PointsKind, PointsPolicy
-from membership.services.points import (
-    adjust_points,
-    expire_points,
-    redeem_points,
-)
+from membership.services.points import adjust_points, expire_points
+from membership.services.redemption import redeem_points
 from tests.membership.conftest import assert_ledger_consistent, at, pending_order, today_is
 
 pytestmark = pytest.mark.django_db
