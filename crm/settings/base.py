@@ -235,6 +235,10 @@ FOLLOW_UP_ESCALATE_AFTER_HOURS = env_int("FOLLOW_UP_ESCALATE_AFTER_HOURS", 24)
 # is older than this many days are dropped by the nightly job.
 ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 365)
 
+# Behaviour events of the apps and mini-programs (docs/profiles.md): monthly partitions whose
+# whole month is older than this many days are dropped by the nightly job.
+BEHAVIOUR_EVENT_RETENTION_DAYS = env_int("BEHAVIOUR_EVENT_RETENTION_DAYS", 365)
+
 # Export files, import error files and waiting uploads hold personal data: encrypted at rest and
 # deleted by the nightly purge this many days after they were written (docs/export.md).
 EXPORT_FILE_RETENTION_DAYS = env_int("EXPORT_FILE_RETENTION_DAYS", 7)
