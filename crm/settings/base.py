@@ -156,6 +156,9 @@ SPECTACULAR_SETTINGS = {
         "CustomerStatusEnum": "customers.models.CustomerStatus",
         "RfmRunStatusEnum": "segments.models.RfmRun.Status",
         "RfmClassEnum": "segments.models.RfmClass",
+        "EventTypeEnum": "profiles.models.EventType",
+        # Two choice sets of fields named "type": each named, so neither gets a hashed name.
+        "BenefitKindEnum": "membership.models.BenefitKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
