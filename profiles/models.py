@@ -43,14 +43,16 @@ class BehaviourEvent(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    # A real foreign key (PostgreSQL 12+ supports one from a partitioned table): an event of a
-    # customer who does not exist is refused by the database too, and erasing a customer
-    # deletes their behaviour with ON DELETE CASCADE in the database, one index scan per
-    # partition, without Django loading millions of events to delete them one by one.
+    # No foreign-key constraint in the database (db_constraint=False): Django's test flush
+    # truncates the customers but not this unmanaged table, and PostgreSQL refuses to truncate
+    # a table another one references. The service checks the customer exists; deleting one
+    # (rare: an erasure anonymises) removes their events with one fast DELETE by Django
+    # (CASCADE, no signals on events, so nothing is loaded).
     customer = models.ForeignKey(
         "customers.Customer",
         verbose_name=_("customer"),
-        on_delete=models.DO_NOTHING,
+        on_delete=models.CASCADE,
+        db_constraint=False,
         related_name="+",
     )
     type = models.CharField(_("type"), max_length=20, choices=EventType.choices)

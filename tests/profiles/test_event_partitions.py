@@ -95,3 +95,13 @@ def test_a_migration_schedules_the_job_nightly_in_shanghai():
     schedule = ModelEntry(periodic, app=app).schedule
     assert (schedule.hour, schedule.minute) == ({3}, {30})
     assert str(periodic.crontab.timezone) == "Asia/Shanghai"
+
+
+def test_deleting_a_customer_deletes_their_events(make_customer):
+    guest, other = make_customer(), make_customer()
+    event_at(guest, timezone.now())
+    kept = event_at(other, timezone.now())
+
+    guest.delete()
+
+    assert list(BehaviourEvent.objects.values_list("pk", flat=True)) == [kept.pk]
