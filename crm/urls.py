@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("membership.api.urls")),
     path("", include("segments.api.urls")),
+    path("", include("profiles.api.urls")),
     path("", include("crm.api.urls")),
 ]
 

@@ -156,6 +156,9 @@ SPECTACULAR_SETTINGS = {
         "CustomerStatusEnum": "customers.models.CustomerStatus",
         "RfmRunStatusEnum": "segments.models.RfmRun.Status",
         "RfmClassEnum": "segments.models.RfmClass",
+        "EventTypeEnum": "profiles.models.EventType",
+        # Two choice sets of fields named "type": each named, so neither gets a hashed name.
+        "BenefitKindEnum": "membership.models.BenefitKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -234,6 +237,10 @@ FOLLOW_UP_ESCALATE_AFTER_HOURS = env_int("FOLLOW_UP_ESCALATE_AFTER_HOURS", 24)
 # Access log of reads of customer records (docs/audit.md): monthly partitions whose whole month
 # is older than this many days are dropped by the nightly job.
 ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 365)
+
+# Behaviour events of the apps and mini-programs (docs/profiles.md): monthly partitions whose
+# whole month is older than this many days are dropped by the nightly job.
+BEHAVIOUR_EVENT_RETENTION_DAYS = env_int("BEHAVIOUR_EVENT_RETENTION_DAYS", 365)
 
 # Export files, import error files and waiting uploads hold personal data: encrypted at rest and
 # deleted by the nightly purge this many days after they were written (docs/export.md).
