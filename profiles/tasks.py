@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from profiles.services.tag_rules import apply_tag_rules as apply
+
+
+@shared_task(name="profiles.apply_tag_rules")
+def apply_tag_rules(rule_ids: list[int] | None = None):
+    return apply(rule_ids=rule_ids)
