@@ -156,6 +156,11 @@ SPECTACULAR_SETTINGS = {
         "CustomerStatusEnum": "customers.models.CustomerStatus",
         "RfmRunStatusEnum": "segments.models.RfmRun.Status",
         "RfmClassEnum": "segments.models.RfmClass",
+        "TagTypeEnum": "customers.models.TagType",
+        "TagSourceEnum": "customers.models.TagSource",
+        # Named because the tag enums (above) made their generated names collide.
+        "CustomerSourceEnum": "customers.models.CustomerSource",
+        "BenefitKindEnum": "membership.models.BenefitKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
