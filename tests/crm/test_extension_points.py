@@ -11,6 +11,7 @@ from crm.models import AuditEvent
 from crm.roles import ROLE_PERMISSIONS, ROLES
 from customers.roles import CUSTOMER_ROLE_PERMISSIONS
 from membership.roles import MEMBERSHIP_ROLE_PERMISSIONS
+from profiles.roles import PROFILES_ROLE_PERMISSIONS
 from segments.roles import SEGMENTS_ROLE_PERMISSIONS
 
 
@@ -54,6 +55,7 @@ def test_the_role_matrix_is_what_the_kernel_and_each_app_grant(role):
         CUSTOMER_ROLE_PERMISSIONS[role]
         | MEMBERSHIP_ROLE_PERMISSIONS[role]
         | SEGMENTS_ROLE_PERMISSIONS.get(role, set())
+        | PROFILES_ROLE_PERMISSIONS.get(role, set())
     )
 
     assert from_apps <= ROLE_PERMISSIONS[role]
