@@ -35,7 +35,14 @@ class CustomerFilter(django_filters.FilterSet):
     level = ChoiceInFilter(choices=level_choices, label=_("Levels, comma-separated"))
     status = ChoiceInFilter(choices=CustomerStatus.choices, label=_("Statuses, comma-separated"))
     source = ChoiceInFilter(choices=CustomerSource.choices, label=_("Sources, comma-separated"))
-    tag = CharInFilter(method="filter_tag", label=_("Tag names, comma-separated (any of them)"))
+    tag = CharInFilter(
+        method="filter_tag",
+        label=_("Tag names, comma-separated (any of them or of their descendants)"),
+    )
+    excludeTag = CharInFilter(
+        method="filter_exclude_tag",
+        label=_("Tag names, comma-separated: customers with none of them nor their descendants"),
+    )
     startDate = django_filters.DateFilter(
         field_name="register_date", lookup_expr="gte", label=_("Registered on or after")
     )
@@ -61,6 +68,9 @@ class CustomerFilter(django_filters.FilterSet):
 
     def filter_tag(self, queryset, name, value):
         return queryset.with_any_tag(value)
+
+    def filter_exclude_tag(self, queryset, name, value):
+        return queryset.without_tags(value)
 
     def filter_ordering(self, queryset, name, value):
         return queryset.order_by(*order_by_for(value))

@@ -1,5 +1,7 @@
 """Customer records: the customer, addresses, tags and notes (spec 2.1, model 5.1)."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -78,6 +80,28 @@ class TagType(models.TextChoices):
     AUTO = "auto", _("Automatic")
 
 
+class TagManager(models.Manager):
+    def named_with_descendants(self, names) -> tuple[dict[str, int], set[int]]:
+        """The ids of the tags named (by name; unknown names are left out) and the ids of those
+        tags and every tag below them (spec 标签可继承: filtering by a parent tag matches the
+        customers carrying any of its descendants). The tag table is small: one query reads it
+        whole and the tree is walked here."""
+        wanted = set(names)
+        children: dict[int | None, list[int]] = {}
+        named = {}
+        for tag_id, name, parent_id in self.values_list("id", "name", "parent_id"):
+            children.setdefault(parent_id, []).append(tag_id)
+            if name in wanted:
+                named[name] = tag_id
+        found, frontier = set(named.values()), list(named.values())
+        while frontier:
+            for child in children.get(frontier.pop(), []):
+                if child not in found:
+                    found.add(child)
+                    frontier.append(child)
+        return named, found
+
+
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=50, unique=True)
     type = models.CharField(_("type"), max_length=10, choices=TagType, default=TagType.MANUAL)
@@ -95,6 +119,7 @@ class Tag(models.Model):
     description = models.CharField(_("description"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    objects = TagManager()
     history = HistoricalRecords()
 
     class Meta:
@@ -111,18 +136,59 @@ class Tag(models.Model):
         return self.name
 
 
+class TagSource(models.TextChoices):
+    MANUAL = "manual", _("Manual")
+    RULE = "rule", _("Tag rule")
+
+
 class CustomerTag(models.Model):
+    """A tag on a customer (spec 5.4 ProfileTag): set by staff (manual, confidence 1) or by a
+    tag rule (with the rule's confidence), which removes it again when the customer no longer
+    meets the rule; a rule never removes a manual tag."""
+
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE)
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
     created_at = models.DateTimeField(_("tagged at"), default=timezone.now)
+    # Defaults in the database too: imports and the demo data COPY links without these columns.
+    source = models.CharField(
+        _("source"),
+        max_length=10,
+        choices=TagSource,
+        default=TagSource.MANUAL,
+        db_default=TagSource.MANUAL,
+    )
+    confidence = models.DecimalField(
+        _("confidence"), max_digits=3, decimal_places=2, default=Decimal(1), db_default=Decimal(1)
+    )
+    # The id of the profiles.TagRule that set the tag, a plain column rather than a foreign
+    # key because the core never imports profiles (DESIGN.md, "Which app may import which");
+    # profiles removes the tags of a rule that is deleted or deactivated.
+    rule_id = models.PositiveBigIntegerField(_("tag rule"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("customer tag")
         verbose_name_plural = _("customer tags")
         constraints = [
             models.UniqueConstraint(fields=["tag", "customer"], name="customer_tag_unique"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1),
+                name="customer_tag_confidence_0_to_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(source=TagSource.MANUAL, rule_id__isnull=True, confidence=1)
+                | Q(source=TagSource.RULE, rule_id__isnull=False),
+                name="customer_tag_source_rule",
+            ),
         ]
-        indexes = [models.Index(fields=["customer"], name="customer_tag_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer"], name="customer_tag_customer_idx"),
+            # What a rule's run deletes: the rule-set links of its tag.
+            models.Index(
+                fields=["tag"],
+                condition=Q(source=TagSource.RULE),
+                name="customer_tag_rule_set_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.customer_id}:{self.tag_id}"

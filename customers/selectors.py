@@ -5,7 +5,15 @@ from datetime import datetime, time, timedelta
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from customers.models import Communication, Customer, Order, OrderItem
+from customers.models import (
+    Communication,
+    Customer,
+    CustomerTag,
+    Order,
+    OrderItem,
+    TagSource,
+    TagType,
+)
 
 RECENT_NOTES = 10
 RECENT_ORDERS = 5
@@ -181,3 +189,23 @@ def follow_up_counts(user, *, now: datetime | None = None) -> dict:
         mine_overdue=Count("id", filter=mine & Q(follow_up_at__lt=now)),
         team_overdue=Count("id", filter=Q(follow_up_at__lt=now)),
     )
+
+
+def customer_profile_tags(customer_id: int) -> list[dict]:
+    """A customer's tags as spec 5.4 ProfileTag items, the most important first (the tag's
+    weight, then its name): one query."""
+    links = (
+        CustomerTag.objects.filter(customer_id=customer_id)
+        .select_related("tag")
+        .order_by("-tag__weight", "tag__name")
+    )
+    return [
+        {
+            "name": link.tag.name,
+            "type": TagType.MANUAL if link.source == TagSource.MANUAL else TagType.AUTO,
+            "confidence": link.confidence,
+            "source": link.source,
+            "weight": link.tag.weight,
+        }
+        for link in links
+    ]

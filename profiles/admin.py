@@ -1,9 +1,18 @@
-from django.contrib import admin
+"""Staff screens for tag rules (spec 2.4.4): the list, the form with the condition as JSON
+checked by the core's condition engine, and an action applying the selected rules now.
+Writes go through profiles.services.tag_rules, which records the audit events."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from crm.admin_audit import ReadOnlyAdminMixin
 from crm.admin_base import ESTIMATE_ABOVE, CustomerReadsAdmin, EstimatedCountAdmin, is_unfiltered
-from profiles.models import BehaviourEvent
+from customers.conditions import InvalidCondition, normalize_condition
+from profiles.models import BehaviourEvent, TagRule
+from profiles.services import tag_rules as services
 from profiles.services.event_partitions import EVENTS
 
 
@@ -64,3 +73,62 @@ class BehaviourEventAdmin(ReadOnlyAdminMixin, CustomerReadsAdmin, EstimatedCount
         if not term.isdigit():
             return queryset.none(), False
         return queryset.filter(customer_id=int(term)), False
+
+
+class TagRuleForm(forms.ModelForm):
+    class Meta:
+        model = TagRule
+        fields = ["tag", "condition", "confidence", "active", "description"]
+        widgets = {"condition": forms.Textarea(attrs={"rows": 8, "cols": 80})}
+        help_texts = {
+            "condition": _(
+                "A customer condition as segments take it (docs/segments.md), such as "
+                '{"totalSpent": {"gte": 5000}}.'
+            )
+        }
+
+    def clean_condition(self):
+        try:
+            return normalize_condition(self.cleaned_data["condition"])
+        except InvalidCondition as error:
+            raise ValidationError(str(error.message)) from None
+
+
+@admin.action(description=_("Apply the selected rules now"), permissions=["change"])
+def apply_selected(modeladmin, request, queryset):
+    counts = services.apply_tag_rules(rule_ids=list(queryset.values_list("pk", flat=True)))
+    modeladmin.message_user(
+        request,
+        ngettext(
+            "%(rules)d rule applied: %(added)d tags added, %(removed)d removed.",
+            "%(rules)d rules applied: %(added)d tags added, %(removed)d removed.",
+            counts["rules"],
+        )
+        % counts,
+        messages.SUCCESS,
+    )
+
+
+@admin.register(TagRule)
+class TagRuleAdmin(admin.ModelAdmin):
+    form = TagRuleForm
+    list_display = ("tag", "active", "confidence", "description", "created_by", "updated_at")
+    list_filter = ("active",)
+    list_select_related = ("tag", "created_by")
+    search_fields = ("tag__name", "description")
+    autocomplete_fields = ("tag",)
+    readonly_fields = ("created_by", "created_at", "updated_at")
+    actions = (apply_selected,)
+
+    def save_model(self, request, obj, form, change):
+        saved = services.tag_rule_save(
+            rule=obj, actor=request.user, changed=form.changed_data if change else None
+        )
+        obj.__dict__.update(saved.__dict__)
+
+    def delete_model(self, request, obj):
+        services.tag_rule_delete(rule=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            services.tag_rule_delete(rule=rule, actor=request.user)

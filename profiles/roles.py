@@ -1,14 +1,17 @@
-"""What each role may do with behaviour events (docs/roles.md); granted in ProfilesConfig.ready.
+"""What each role may do with profiles (docs/roles.md); granted in ProfilesConfig.ready.
 
-The ordering system, apps and mini-programs send events with the API token of the same service
-user that records orders (customers.add_order: operations and manager), so those roles record
-events; managers also read them in the admin."""
+Behaviour events: the ordering system, apps and mini-programs send them with the API token of
+the same service user that records orders (customers.add_order: operations and manager), so
+those roles record events; managers also read them in the admin. Tag rules: managers and
+marketing run tagging (spec 2.4.4), as they build segments."""
 
-from crm.roles import MANAGER, OPERATIONS
+from crm.roles import MANAGER, MARKETING, OPERATIONS, model_perms
 
 RECORD = "profiles.record_events"
+TAG_RULES = model_perms("profiles", "tagrule")
 
 PROFILES_ROLE_PERMISSIONS: dict[str, set[str]] = {
-    MANAGER: {RECORD, "profiles.view_behaviourevent"},
+    MANAGER: {RECORD, "profiles.view_behaviourevent"} | TAG_RULES,
+    MARKETING: TAG_RULES,
     OPERATIONS: {RECORD},
 }

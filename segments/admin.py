@@ -39,6 +39,7 @@ OPERATOR_LABELS = {
     "between": _("between"),
     "in": _("any of"),
     "contains": _("contains"),
+    "not_contains": _("contains none of"),
     "within_days": _("within the last N days"),
     "before_days": _("more than N days ago"),
 }

@@ -157,7 +157,11 @@ SPECTACULAR_SETTINGS = {
         "RfmRunStatusEnum": "segments.models.RfmRun.Status",
         "RfmClassEnum": "segments.models.RfmClass",
         "EventTypeEnum": "profiles.models.EventType",
-        # Two choice sets of fields named "type": each named, so neither gets a hashed name.
+        "TagTypeEnum": "customers.models.TagType",
+        "TagSourceEnum": "customers.models.TagSource",
+        # Named so that no choice set gets a hashed name: several fields are called "type" or
+        # "source" (events, tags, benefits, customers).
+        "CustomerSourceEnum": "customers.models.CustomerSource",
         "BenefitKindEnum": "membership.models.BenefitKind",
     },
     "POSTPROCESSING_HOOKS": [

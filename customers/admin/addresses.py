@@ -21,6 +21,7 @@ from customers.admin.forms import (
 from customers.models import (
     Address,
     CustomerNote,
+    CustomerTag,
     Tag,
 )
 from customers.pii_access import RevealContext, can_reveal, reveal_rows
@@ -101,6 +102,31 @@ class TagAdmin(AuditedModelAdmin, SimpleHistoryAdmin):
     ordering = ("name",)
     fields = ("name", "type", "weight", "parent", "description")
     autocomplete_fields = ("parent",)
+
+
+@admin.register(CustomerTag)
+class CustomerTagAdmin(CustomerReadsAdmin, EstimatedCountAdmin):
+    """Who carries which tag, set by whom (staff, or a tag rule and how sure it is): read only,
+    since tags change on the customer's page, by the API and by the rules."""
+
+    list_display = ("customer", "tag", "source", "confidence", "rule_id", "created_at")
+    list_filter = ("source", "tag")
+    list_select_related = ("customer", "tag")
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    ordering = ("-id",)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("customers.view_customer")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Address)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers.api import addresses, communications, exports, orders, views
+from customers.api import addresses, communications, exports, orders, tags, views
 
 urlpatterns = [
     path("customers", views.CustomerListCreateView.as_view(), name="customer-list"),
@@ -28,6 +28,7 @@ urlpatterns = [
         addresses.AddressDetailView.as_view(),
         name="customer-address-detail",
     ),
+    path("customers/<int:pk>/tags", tags.CustomerTagsView.as_view(), name="customer-tags"),
     path("customers/<int:pk>/notes", addresses.NoteListCreateView.as_view(), name="customer-notes"),
     path(
         "customers/<int:pk>/orders",

@@ -61,7 +61,7 @@ OPERATORS = {
     Kind.DATETIME: (*COMPARISONS, *RELATIVE),
     Kind.CHOICE: ("eq", "ne", "in"),
     Kind.TEXT: ("eq", "ne", "contains", "in"),
-    Kind.TAGS: ("contains", "in"),
+    Kind.TAGS: ("contains", "not_contains", "in"),
     Kind.MONTH: ("eq", "ne", "in", "between"),
 }
 
@@ -269,29 +269,17 @@ def _default_address():
 
 
 def tags_q(operator: str, value) -> Q:
-    """contains: has the tag or one of its descendants; in: has any of the tags named."""
+    """contains: has the tag or one of its descendants; not_contains: has neither (so that
+    "美食爱好者 and not 价格敏感" is one condition, spec 支持标签组合); in: has any of the tags
+    named."""
     names = value if isinstance(value, list) else [value]
-    ids = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
+    ids, with_descendants = Tag.objects.named_with_descendants(names)
     unknown = [name for name in names if name not in ids]
     if unknown:
         raise BadValue(_("No tag named %(names)s.") % {"names": ", ".join(unknown)})
-    wanted = set(ids.values())
-    if operator == "contains":
-        wanted = _with_descendants(wanted)
-    return Q(Exists(CustomerTag.objects.filter(customer=OuterRef("pk"), tag_id__in=wanted)))
-
-
-def _with_descendants(tag_ids: set[int]) -> set[int]:
-    children: dict[int | None, list[int]] = {}
-    for tag_id, parent_id in Tag.objects.values_list("id", "parent_id"):
-        children.setdefault(parent_id, []).append(tag_id)
-    found, frontier = set(tag_ids), list(tag_ids)
-    while frontier:
-        for child in children.get(frontier.pop(), []):
-            if child not in found:
-                found.add(child)
-                frontier.append(child)
-    return found
+    wanted = with_descendants if operator != "in" else set(ids.values())
+    tagged = Exists(CustomerTag.objects.filter(customer=OuterRef("pk"), tag_id__in=wanted))
+    return ~Q(tagged) if operator == "not_contains" else Q(tagged)
 
 
 def month_q(operator: str, value) -> Q:

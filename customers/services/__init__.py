@@ -4,9 +4,10 @@ transaction, and the history and audit event it owes; the API, the admin, import
 other apps call these, so a rule lives in one place.
 
 By subdomain: records (create, update), batch (batch edit), archive (archive, erase), addresses
-(addresses and notes), tags, orders (record_order, refund_order), communications (records and
-follow-ups), fields (the normalising of phone, e-mail, customer number). The names below are the
-public ones, importable from `customers.services` (DESIGN.md: `customers.services.record_order`).
+(addresses and notes), tags, customer_tags (one customer's tags), orders (record_order,
+refund_order), communications (records and follow-ups), fields (the normalising of phone,
+e-mail, customer number). The names below are the public ones, importable from
+`customers.services` (DESIGN.md: `customers.services.record_order`).
 """
 
 from customers.services.addresses import (
@@ -18,6 +19,7 @@ from customers.services.addresses import (
 )
 from customers.services.archive import customer_archive, customer_erase
 from customers.services.batch import customers_batch_update
+from customers.services.customer_tags import customer_tags_add, customer_tags_remove
 from customers.services.orders import RecordedOrder, record_order, refund_order
 from customers.services.records import (
     CHANGE_PERMISSION,
@@ -47,6 +49,8 @@ __all__ = [
     "customer_archive",
     "customer_create",
     "customer_erase",
+    "customer_tags_add",
+    "customer_tags_remove",
     "customer_update",
     "customers_batch_update",
     "note_add",

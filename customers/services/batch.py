@@ -130,6 +130,9 @@ def _record_batch_history(customers: list[Customer], *, actor, reason: str) -> N
                 customer_id=link.customer_id,
                 tag_id=link.tag_id,
                 created_at=link.created_at,
+                source=link.source,
+                confidence=link.confidence,
+                rule_id=link.rule_id,
             )
             for link in CustomerTag.objects.filter(customer_id__in=record_of)
         ],

@@ -137,6 +137,8 @@ def meets(fact: dict, node: dict) -> bool:
     if field == "tags":
         if operator == "contains":
             return bool(have & descendants(value))
+        if operator == "not_contains":
+            return not have & descendants(value)
         return bool(have & set(value))
     if isinstance(value, str) and field in {"registerDate", "createdAt", "lastOrderDate"}:
         value = date.fromisoformat(value)
@@ -196,7 +198,7 @@ def leaves(draw):
     operator = draw(st.sampled_from(field.operators))
     if name == "tags":
         names = st.sampled_from(list(TAGS))
-        value = draw(names) if operator == "contains" else draw(st.lists(names, min_size=1))
+        value = draw(names) if operator != "in" else draw(st.lists(names, min_size=1))
     elif operator in ("within_days", "before_days"):
         value = draw(st.sampled_from(DAYS))
     elif operator == "in":
