@@ -1,4 +1,5 @@
-"""Hooks on orders: how other apps react to an order without the core importing them.
+"""Hooks on orders and erasures: how other apps react to an order, or to a customer's erasure,
+without the core importing them.
 
 DESIGN.md lets membership and profiles import the core, never the reverse. So they register a
 callable here, from their AppConfig.ready:
@@ -18,6 +19,10 @@ customers.services.orders calls every "recorded" and "refunded" function with
 for one that rolled back, and never for a repeated order that was already recorded. Hooks run in
 registration order; such a hook that raises is logged and does not stop the others
 (on_commit(robust=True)). A hook that needs its own transaction opens one.
+
+Erasure hooks (`register_erasure_hook(fn)`, fn(*, customer)) run inside the erasure's
+transaction (customers.services.archive.customer_erase), so that what another app keeps about the
+person (their behaviour events, say) goes with the erasure or not at all.
 """
 
 from collections.abc import Callable
@@ -57,3 +62,19 @@ def run_on_commit(kind: OrderHookKind, **kwargs) -> None:
     """Schedule every hook of `kind` to run with `kwargs` once the current transaction commits."""
     for fn in list(_HOOKS[kind]):
         transaction.on_commit(partial(fn, **kwargs), robust=True)
+
+
+on_customer_erasing: list[Callable] = []
+
+
+def register_erasure_hook(fn: Callable) -> None:
+    """Register `fn(*, customer)` to run when a customer's personal data are erased; registering
+    a function twice is a no-op."""
+    if fn not in on_customer_erasing:
+        on_customer_erasing.append(fn)
+
+
+def run_erasure_hooks(*, customer) -> None:
+    """Run every erasure hook now, in the caller's transaction; what one raises propagates."""
+    for fn in list(on_customer_erasing):
+        fn(customer=customer)

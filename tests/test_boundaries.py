@@ -40,6 +40,7 @@ REGISTER_FUNCTIONS = {
     "register_dashboard",
     "register_header_links",
     "register_order_hook",
+    "register_erasure_hook",
     "register_level_choices",
     "register_customer_panel",
 }

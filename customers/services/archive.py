@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.audit import record_event
 from crm.models import AuditEvent
+from customers import hooks
 from customers.models import (
     Address,
     Customer,
@@ -51,6 +52,7 @@ def customer_erase(*, customer: Customer, actor, reason: str) -> Customer:
         customer.addresses.all().delete()
         customer.notes.all().delete()
         customer.communications.update(content="", result="")
+        hooks.run_erasure_hooks(customer=customer)
         customer.history.all().update(
             name=customer.name,
             phone=None,

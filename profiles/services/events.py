@@ -80,6 +80,11 @@ def record_events(
     return result
 
 
+def erase_customer_events(*, customer) -> None:
+    """An erasure (a customers erasure hook): what the person did goes with who they were."""
+    BehaviourEvent.objects.filter(customer_id=customer.pk).delete()
+
+
 def ip_prefix(ip: str | None) -> str:
     """The network of `ip`: 203.0.113.7 -> "203.0.113.0/24", an IPv6 address -> its /48; ""
     for a missing or malformed one. An IPv4 address written as IPv6 (::ffff:203.0.113.7) is

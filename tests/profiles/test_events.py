@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from crm.partitions import month_start
 from crm.roles import CUSTOMER_SERVICE, MANAGER, OPERATIONS
 from customers.models import Customer, CustomerStatus
+from customers.services.archive import customer_erase
 from profiles.models import BehaviourEvent
 from profiles.services.event_partitions import EVENTS
 from profiles.services.events import device_class, ip_prefix
@@ -284,3 +285,12 @@ def partition_of(row) -> str:
             "SELECT tableoid::regclass::text FROM profiles_behaviourevent WHERE id = %s", [row.pk]
         )
         return cursor.fetchone()[0]
+
+
+def test_erasing_a_customer_erases_their_events_and_no_one_elses(sender, make_customer):
+    guest, other = make_customer(), make_customer()
+    post(sender, [event(guest), event(guest, type="share"), event(other)])
+
+    customer_erase(customer=guest, actor=None, reason="客户要求删除个人信息")
+
+    assert list(BehaviourEvent.objects.values_list("customer_id", flat=True)) == [other.pk]
