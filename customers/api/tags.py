@@ -1,8 +1,8 @@
 """A customer's tags (spec 2.4.4, 5.4 ProfileTag): read, add manual ones, remove."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -73,23 +73,30 @@ class CustomerTagsView(GenericAPIView):
         responses=TagsChangedSerializer,
     )
     def post(self, request, pk):
-        return self._change(request, pk, services.customer_tags_add)
+        customer, changed = self._change(request, pk, services.customer_tags_add, request.data)
+        return Response({"changed": changed, "tags": customer_profile_tags(customer.pk)})
 
     @extend_schema(
         summary="Remove tags from a customer",
         description=(
-            "The body names the tags, as for POST. A rule-set tag is removed too; the rule sets "
-            "it again at its next evaluation while the customer still matches it."
+            "The query names the tags, repeated: ?tags=常客&tags=辣 (a DELETE has no body that "
+            "every client and proxy keeps). 204, as every DELETE; GET shows the tags left. A "
+            "rule-set tag is removed too; the rule sets it "
+            "again at its next evaluation while the customer still matches it."
         ),
-        request=TagNamesSerializer,
-        responses=TagsChangedSerializer,
+        parameters=[TagNamesSerializer],
+        responses={
+            204: OpenApiResponse(description="Removed (names the customer does not carry too)."),
+            400: OpenApiResponse(description="No tags named, or a name too long."),
+        },
     )
     def delete(self, request, pk):
-        return self._change(request, pk, services.customer_tags_remove)
+        self._change(request, pk, services.customer_tags_remove, request.query_params)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
-    def _change(self, request, pk, change):
+    def _change(self, request, pk, change, data):
         customer = get_object_or_404(Customer, pk=pk)
-        body = TagNamesSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        changed = change(customer=customer, actor=request.user, names=body.validated_data["tags"])
-        return Response({"changed": changed, "tags": customer_profile_tags(customer.pk)})
+        names = TagNamesSerializer(data=data)
+        names.is_valid(raise_exception=True)
+        changed = change(customer=customer, actor=request.user, names=names.validated_data["tags"])
+        return customer, changed
