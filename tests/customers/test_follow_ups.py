@@ -2,7 +2,8 @@
 reassigning and rescheduling, the team's overdue list, the counts in the admin header and home
 page, and the morning reminders by e-mail (digest to owners, escalation to managers)."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from unittest.mock import patch
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -17,6 +18,17 @@ from customers.services.follow_up_reminders import run_follow_up_reminders
 from customers.services.follow_ups import NotYourFollowUp, follow_up_change
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def midday():
+    """Run each test at today's noon in the server's time zone, the clock still ticking: "due
+    in an hour" is then due today whatever the hour CI runs at (at 23:30 it would be tomorrow)."""
+    real_now = timezone.now
+    noon = timezone.make_aware(datetime.combine(timezone.localdate(), time(12)))
+    offset = noon - real_now()
+    with patch("django.utils.timezone.now", side_effect=lambda: real_now() + offset):
+        yield
 
 
 def record(customer, staff, *, follow_up_in=None, **extra):
