@@ -7,17 +7,25 @@ created when missing, so an operator's later change of its time survives re-runn
 
 
 def daily_task(
-    apps, *, name: str, hour: int, minute: int, description: str, task: str = ""
+    apps,
+    *,
+    name: str,
+    hour: int,
+    minute: int,
+    description: str,
+    task: str = "",
+    day_of_month: str = "*",
 ) -> None:
     """Install the PeriodicTask `name` running `task` (default: `name`) daily at hour:minute,
-    China time (Asia/Shanghai, the restaurants' clock)."""
+    China time (Asia/Shanghai, the restaurants' clock); only on `day_of_month` when given (a
+    monthly job)."""
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     crontab, _created = CrontabSchedule.objects.get_or_create(
         minute=str(minute),
         hour=str(hour),
         day_of_week="*",
-        day_of_month="*",
+        day_of_month=day_of_month,
         month_of_year="*",
         timezone="Asia/Shanghai",
     )

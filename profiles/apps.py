@@ -12,10 +12,14 @@ class ProfilesConfig(AppConfig):
         from crm.roles import register_role_permissions
         from customers.hooks import register_erasure_hook, register_order_hook
         from profiles.roles import PROFILES_ROLE_PERMISSIONS
+        from profiles.services import portraits
         from profiles.services.events import erase_customer_events
         from profiles.services.tag_rules import on_order_recorded, on_order_refunded
 
         register_role_permissions(PROFILES_ROLE_PERMISSIONS)
         register_order_hook("recorded", on_order_recorded)
         register_order_hook("refunded", on_order_refunded)
+        register_order_hook("recorded", portraits.on_order_recorded)
+        register_order_hook("refunded", portraits.on_order_refunded)
         register_erasure_hook(erase_customer_events)
+        register_erasure_hook(portraits.erase_customer_portrait)

@@ -10,8 +10,10 @@ class, and only when the event does not name its device.
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +21,7 @@ from crm.audit import valid_ip
 from crm.encryption import blind_index_candidates, blind_index_match
 from customers.models import Customer
 from profiles.models import BehaviourEvent, DeviceClass
+from profiles.services.portraits import refresh_portraits
 
 MAX_BATCH = 500
 # The senders' clocks drift; an event stamped further ahead than this is refused.
@@ -77,6 +80,9 @@ def record_events(
         )
     BehaviourEvent.objects.bulk_create(rows)
     result.accepted = len(rows)
+    # The behaviour portrait follows at once (spec 实时更新行为画像), once the events are in.
+    customer_ids = {row.customer_id for row in rows}
+    transaction.on_commit(partial(refresh_portraits, customer_ids))
     return result
 
 
