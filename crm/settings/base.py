@@ -163,6 +163,7 @@ SPECTACULAR_SETTINGS = {
         # "source" (events, tags, benefits, customers).
         "CustomerSourceEnum": "customers.models.CustomerSource",
         "BenefitKindEnum": "membership.models.BenefitKind",
+        "PortraitValueSourceEnum": "profiles.api.portraits.VALUE_SOURCES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

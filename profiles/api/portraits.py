@@ -18,6 +18,7 @@ from profiles.roles import ANNOTATE, VIEW
 from profiles.services.portraits import portrait, portrait_annotate
 
 MAX_DAYS = 366
+VALUE_SOURCES = ["manual", "inferred"]
 SOURCE_HELP = "manual: set by staff (wins); inferred: guessed from the orders; null: unknown."
 
 
@@ -35,14 +36,14 @@ class BasicProfileSerializer(serializers.Serializer):
     )
     occupation = serializers.ChoiceField(choices=Occupation.choices, allow_null=True)
     occupationSource = serializers.ChoiceField(
-        choices=["manual", "inferred"], allow_null=True, help_text=SOURCE_HELP
+        choices=VALUE_SOURCES, allow_null=True, help_text=SOURCE_HELP
     )
     occupationConfidence = serializers.DecimalField(
         max_digits=3, decimal_places=2, allow_null=True, coerce_to_string=False
     )
     income = serializers.ChoiceField(choices=IncomeBand.choices, allow_null=True)
     incomeSource = serializers.ChoiceField(
-        choices=["manual", "inferred"], allow_null=True, help_text=SOURCE_HELP
+        choices=VALUE_SOURCES, allow_null=True, help_text=SOURCE_HELP
     )
     incomeConfidence = serializers.DecimalField(
         max_digits=3, decimal_places=2, allow_null=True, coerce_to_string=False
@@ -83,10 +84,12 @@ class ConsumptionProfileSerializer(serializers.Serializer):
 
 class BehaviorProfileSerializer(serializers.Serializer):
     peakHours = _codes('The hours with the most orders (top 2): "12:00-13:00".')
-    preferredChannel = serializers.ChoiceField(
-        choices=[*EventChannel.choices, ("", "")], help_text='From the events; "" without.'
+    preferredChannel = serializers.CharField(
+        help_text=f'The event channel most used: {", ".join(EventChannel.values)}; "" without.'
     )
-    device = serializers.ChoiceField(choices=[*DeviceClass.choices, ("", "")])
+    device = serializers.CharField(
+        help_text=f'The device class most used: {", ".join(DeviceClass.values[:-1])}; "" without.'
+    )
     avgSessionDuration = serializers.IntegerField(help_text="Seconds per visit.")
     browsingPattern = _codes(
         "When the guest browses: the two busiest of morning, lunchtime, afternoon, evening, "
