@@ -1,6 +1,7 @@
-"""Staff screens for tag rules (spec 2.4.4): the list, the form with the condition as JSON
-checked by the core's condition engine, and an action applying the selected rules now.
-Writes go through profiles.services.tag_rules, which records the audit events."""
+"""Staff screens of profiles: behaviour events (read only), tag rules (spec 2.4.4: the list, the
+form with the condition as JSON checked by the core's condition engine, and an action applying
+the selected rules now) and portraits, whose occupation and income staff may set (spec 支持手动
+标注). Writes go through the services, which record the audit events."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,9 +12,11 @@ from django.utils.translation import ngettext
 from crm.admin_audit import ReadOnlyAdminMixin
 from crm.admin_base import ESTIMATE_ABOVE, CustomerReadsAdmin, EstimatedCountAdmin, is_unfiltered
 from customers.conditions import InvalidCondition, normalize_condition
-from profiles.models import BehaviourEvent, TagRule
+from profiles.models import BehaviourEvent, CustomerProfile, TagRule
+from profiles.roles import ANNOTATE
 from profiles.services import tag_rules as services
 from profiles.services.event_partitions import EVENTS
+from profiles.services.portraits import portrait_annotate
 
 
 def estimated_event_rows() -> int | None:
@@ -132,3 +135,57 @@ class TagRuleAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for rule in queryset:
             services.tag_rule_delete(rule=rule, actor=request.user)
+
+
+MANUAL_FIELDS = ("occupation_manual", "income_manual")
+
+
+@admin.register(CustomerProfile)
+class CustomerProfileAdmin(admin.ModelAdmin):
+    """Portraits are computed (profiles.services.portraits); staff change only the two values
+    they may know better than the inference. The customer page's Portrait tab links here."""
+
+    list_display = ("customer_id", "frequency", "order_count", "avg_order_value", "computed_at")
+    list_filter = ("frequency", "occupation_inferred", "occupation_manual")
+    show_full_result_count = False
+    fieldsets = (
+        (_("Set by staff"), {"fields": (*MANUAL_FIELDS, "manual_by", "manual_at")}),
+        (
+            _("Inferred"),
+            {
+                "fields": (
+                    "occupation_inferred",
+                    "occupation_confidence",
+                    "income_inferred",
+                    "income_confidence",
+                    "computed_at",
+                )
+            },
+        ),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = MANUAL_FIELDS if request.user.has_perm(ANNOTATE) else ()
+        return [
+            name
+            for fieldset in self.fieldsets
+            for name in fieldset[1]["fields"]
+            if name not in editable
+        ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm(ANNOTATE)
+
+    def save_model(self, request, obj, form, change):
+        changes = {
+            name: form.cleaned_data[name] for name in MANUAL_FIELDS if name in form.changed_data
+        }
+        if changes:
+            saved = portrait_annotate(customer=obj.customer, actor=request.user, changes=changes)
+            obj.__dict__.update(saved.__dict__)

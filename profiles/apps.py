@@ -11,7 +11,9 @@ class ProfilesConfig(AppConfig):
         # "Extension points"): the core never imports this app.
         from crm.roles import register_role_permissions
         from customers.hooks import register_erasure_hook, register_order_hook
-        from profiles.roles import PROFILES_ROLE_PERMISSIONS
+        from customers.panels import register_customer_panel
+        from profiles.admin_panel import portrait_panel
+        from profiles.roles import PROFILES_ROLE_PERMISSIONS, VIEW
         from profiles.services import portraits
         from profiles.services.events import erase_customer_events
         from profiles.services.tag_rules import on_order_recorded, on_order_refunded
@@ -23,3 +25,10 @@ class ProfilesConfig(AppConfig):
         register_order_hook("refunded", portraits.on_order_refunded)
         register_erasure_hook(erase_customer_events)
         register_erasure_hook(portraits.erase_customer_portrait)
+        register_customer_panel(
+            key="portrait",
+            title=_("Portrait"),
+            template="admin/profiles/customer_panel.html",
+            context=portrait_panel,
+            permission=VIEW,
+        )

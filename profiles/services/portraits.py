@@ -147,12 +147,12 @@ class Period:
 
 
 def portrait(customer: Customer, *, days: int = 90, today: date | None = None) -> dict:
-    """The portrait of `customer` in the API's terms (spec 4.4) before serialisation. A customer
-    the rebuild has not reached yet (created since) is computed now."""
-    profile = CustomerProfile.objects.filter(customer_id=customer.pk).first()
-    if profile is None:
-        refresh_portraits([customer.pk])
-        profile = CustomerProfile.objects.filter(customer_id=customer.pk).first()
+    """The portrait of `customer` in the API's terms (spec 4.4) before serialisation."""
+    # No row yet: a customer created since the last rebuild with neither orders nor events
+    # (an order or an event batch writes the row at once), whose portrait is the empty one.
+    profile = CustomerProfile.objects.filter(customer_id=customer.pk).first() or CustomerProfile(
+        customer=customer
+    )
     today = today or timezone.localdate()
     return {
         "customer": customer,

@@ -14,8 +14,10 @@ pytestmark = pytest.mark.django_db
 
 # 16 for the page, 1 for the header's follow-up count (customers/admin/follow_up_links.py) and
 # 6 for the membership tab (membership registers it in customers.panels;
-# tests/membership/test_admin_customer_panel.py holds it to 6), and the access log's INSERT.
-QUERY_CAP = 16 + 1 + 6 + 1
+# tests/membership/test_admin_customer_panel.py holds it to 6), 4 for the portrait tab (the
+# portrait, the address, the period comparison, the tags: tests/profiles/test_portrait_admin.py)
+# and the access log's INSERT.
+QUERY_CAP = 16 + 1 + 6 + 4 + 1
 
 
 def place(customer, number, *, dish="宫保鸡丁"):

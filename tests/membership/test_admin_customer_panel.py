@@ -117,7 +117,7 @@ def test_the_tab_costs_a_fixed_number_of_queries(client, manager, member, make_c
     with CaptureQueriesContext(connection) as large:
         page_of(client, member)
     panels = admin_panels._panels
-    admin_panels._panels = {}
+    admin_panels._panels = {key: panel for key, panel in panels.items() if key != "membership"}
     try:
         with CaptureQueriesContext(connection) as without:
             page_of(client, member)
