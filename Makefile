@@ -53,6 +53,8 @@ run: install
 	"$(UV)" run python manage.py membership_backfill
 	@echo "==> Demo segments and an RFM run (skipped when done)"
 	"$(UV)" run python manage.py load_demo_segments
+	@echo "==> Demo behaviour events and portraits (skipped when done)"
+	"$(UV)" run python manage.py load_demo_portraits
 	@echo "==> Demo admin user"
 	"$(UV)" run python manage.py ensure_demo_admin
 	@echo "==> Serving http://$(RUN_ADDR)/  (admin: /admin/, API docs: /api/v1/docs/); Ctrl-C to stop"
@@ -78,6 +80,7 @@ fuzz: install
 bench: install
 	env -u DJANGO_SETTINGS_MODULE "$(UV)" run python bench/run.py
 	env -u DJANGO_SETTINGS_MODULE "$(UV)" run python bench/segments_batch.py
+	env -u DJANGO_SETTINGS_MODULE "$(UV)" run python bench/portraits_batch.py
 
 # The load test (bench/README.md): the same database and gunicorn as `make bench`, locust from the
 # `loadtest` dependency group.

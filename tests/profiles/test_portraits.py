@@ -474,3 +474,14 @@ def test_staff_set_the_occupation_through_the_api(api_client, make_customer, mar
     assert empty.status_code == 400
     wrong = api_client(marketer).patch(url, {"income": "rich"}, format="json")
     assert "income" in wrong.json()["error"]["fields"]
+
+
+def test_the_demo_loads_events_and_portraits_once(make_customer):
+    from profiles.demo import load_demo_portraits
+
+    customers = [make_customer(name=f"客{n}") for n in range(6)]
+    order(customers[0], at(MONDAY, 12), "60.00")
+    first = load_demo_portraits()
+    assert first["events"] > 0 and first["portraits"] == 6
+    assert BehaviourEvent.objects.values("customer_id").distinct().count() == 2  # one in three
+    assert load_demo_portraits() == {"events": 0, "portraits": 0}
