@@ -26,6 +26,8 @@ from customers.pii_access import can_reveal
 
 # Downloads of files other staff members wrote (managers): without it, only one's own.
 DOWNLOAD_ANY_PERMISSION = "customers.download_any_file"
+# Who may list every export may learn that one exists, and is told 403 rather than 404.
+VIEW_EXPORTS_PERMISSION = "customers.view_exportrecord"
 UPLOADS = "imports/uploads"
 PURGE_JOB = "customers.purge_expired_files"
 
@@ -62,9 +64,12 @@ def may_download_error_file(user, record: ImportRecord) -> bool:
 
 
 def download_export(user, record: ExportRecord) -> Download:
-    """The export's file for `user`: raises NotAllowed (403), NoFile (404) or FileExpired (410);
-    audits the download."""
+    """The export's file for `user`: raises NotFound (404) to whom may neither download nor list
+    it, NotAllowed (403), NoFile (404) or FileExpired (410); audits the download."""
     if not may_download_export(user, record):
+        if record.actor_id != user.pk and not user.has_perm(VIEW_EXPORTS_PERMISSION):
+            # Who may not even list it learns nothing of it, as GET /exports/{id} answers.
+            raise NotFound(_("No export with this id."))
         raise NotAllowed(_("You may not download this export."))
     if record.status != JobStatus.DONE:
         raise NoFile()

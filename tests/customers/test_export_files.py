@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.urls import reverse
@@ -153,6 +154,24 @@ def test_the_export_file_is_encrypted_at_rest_and_each_download_audited(
     events = AuditEvent.objects.filter(action="download", object_id=str(record.pk))
     assert events.count() == 2
     assert events.first().summary == {"file": "export", "masked": True, "owner": manager.pk}
+
+
+def test_the_download_permission_decides_without_the_permission_to_list_exports(
+    api_client, manager, make_user, make_customer
+):
+    make_customer()
+    record = export(api_client(manager))
+    downloader = make_user("downloader")
+    downloader.user_permissions.add(Permission.objects.get(codename="download_any_file"))
+    url = f"/api/v1/exports/{record.pk}/download"
+
+    assert not downloader.has_perm("customers.view_exportrecord")
+    assert api_client(downloader).get(url).status_code == 200
+    assert api_client(make_user("other")).get(url).status_code == 404
+    lister = make_user("lister")
+    lister.user_permissions.add(Permission.objects.get(codename="view_exportrecord"))
+    assert api_client(lister).get(url).status_code == 403
+    assert api_client(downloader).get("/api/v1/exports/999999/download").status_code == 404
 
 
 def test_an_expired_export_answers_410_before_and_after_the_purge(
