@@ -169,8 +169,13 @@ class ExportDownloadView(GenericAPIView):
                 OpenApiTypes.BINARY
             ),
             (200, "application/pdf"): OpenApiTypes.BINARY,
-            403: OpenApiResponse(description="Another staff member's file."),
-            404: OpenApiResponse(description="No such export, or its file is not ready."),
+            403: OpenApiResponse(
+                description="Another staff member's file, to one who may list every export."
+            ),
+            404: OpenApiResponse(
+                description="No such export (or another's, to one who may not list it), or "
+                "its file is not ready or missing."
+            ),
             410: OpenApiResponse(description="The file expired and was deleted."),
         },
         tags=["exports"],
