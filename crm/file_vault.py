@@ -128,11 +128,12 @@ def plain_copy(name: str, *, suffix: str = ""):
 
 @dataclass(frozen=True)
 class Download:
-    """A file to send: the encrypted file `stored_name`, or `content` made for this caller."""
+    """A file to send: a stored `file`, opened (decrypting) by the service that checked it may
+    be sent, or `content` made for this caller."""
 
     filename: str
     content_type: str
-    stored_name: str = ""
+    file: File | None = None
     content: bytes | None = None
 
 
@@ -143,7 +144,7 @@ def file_response(download: Download) -> HttpResponse:
         response["Content-Disposition"] = content_disposition_header(True, download.filename)
         return response
     return FileResponse(
-        encrypted_storage().open(download.stored_name),
+        download.file,
         as_attachment=True,
         filename=download.filename,
         content_type=download.content_type,

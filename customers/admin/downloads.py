@@ -5,9 +5,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 
-from crm.errors import NotAllowed
+from crm.errors import NotAllowed, NotFound
 from crm.file_vault import file_response
-from customers.services.files import FileExpired, NoFile
+from customers.services.files import FileExpired
 
 
 def send_file(request, download, *, back: str):
@@ -17,7 +17,7 @@ def send_file(request, download, *, back: str):
         return file_response(download())
     except NotAllowed:
         raise PermissionDenied from None
-    except NoFile:
+    except NotFound:
         raise Http404 from None
     except FileExpired as error:
         messages.error(request, str(error.message))

@@ -95,7 +95,8 @@ class CustomerTagsView(GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _change(self, request, pk, change, data):
-        customer = get_object_or_404(Customer, pk=pk)
+        # Archived and erased customers are not worked with: their tags do not change.
+        customer = get_object_or_404(Customer.objects.live(), pk=pk)
         names = TagNamesSerializer(data=data)
         names.is_valid(raise_exception=True)
         changed = change(customer=customer, actor=request.user, names=names.validated_data["tags"])

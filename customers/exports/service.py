@@ -168,26 +168,32 @@ def export_customer_pdf(
         show_orders=sections["orders"],
         show_communications=sections["communications"],
     )
-    with transaction.atomic():
-        if unmasked:
-            record_reveal(actor=actor, customers=[customer], context=RevealContext.API_PDF)
-        record = ExportRecord(
-            actor=actor,
-            format=ExportFormat.PDF,
-            fields=["profile", *(name for name, shown in sections.items() if shown)],
-            masked=not unmasked,
-            reason=reason,
-            customer=customer,
-            status=JobStatus.DONE,
-            progress=100,
-            row_count=1,
-            finished_at=timezone.now(),
-            expires_at=export_expiry(),
-        )
-        name = f"customer-{customer.customer_no}-{timezone.localtime():%Y%m%d-%H%M%S}.pdf"
-        record.file.save(name, ContentFile(content), save=False)
-        record.save()
-        record_event(action="export", actor=actor, obj=record, summary=audit_summary(record))
+    record = ExportRecord(
+        actor=actor,
+        format=ExportFormat.PDF,
+        fields=["profile", *(name for name, shown in sections.items() if shown)],
+        masked=not unmasked,
+        reason=reason,
+        customer=customer,
+        status=JobStatus.DONE,
+        progress=100,
+        row_count=1,
+        finished_at=timezone.now(),
+        expires_at=export_expiry(),
+    )
+    name = f"customer-{customer.customer_no}-{timezone.localtime():%Y%m%d-%H%M%S}.pdf"
+    # Written before the rows and deleted when they fail: the nightly purge finds files only
+    # through their records, so a file left by a rolled-back record would stay for good.
+    record.file.save(name, ContentFile(content), save=False)
+    try:
+        with transaction.atomic():
+            if unmasked:
+                record_reveal(actor=actor, customers=[customer], context=RevealContext.API_PDF)
+            record.save()
+            record_event(action="export", actor=actor, obj=record, summary=audit_summary(record))
+    except BaseException:
+        record.file.storage.delete(record.file.name)
+        raise
     return record, content
 
 

@@ -17,6 +17,7 @@ from customers.models import (
     CustomerTag,
     Tag,
 )
+from customers.services.customer_tags import make_manual, manual_tag_ids
 from customers.services.records import check_may_edit, check_may_tag, check_status_change
 from customers.services.tags import tags_get_or_create
 
@@ -86,16 +87,17 @@ def _apply_batch(customers: list[Customer], *, set_fields, added, removed) -> li
     """Set-based: one UPDATE for the fields, one INSERT and one DELETE for the tags, whatever
     the number of customers. Returns the customers that changed."""
     ids = [customer.pk for customer in customers]
+    links_of = CustomerTag.objects.filter(customer_id__in=ids)
     tags_of = defaultdict(set)
-    for customer_id, tag_id in CustomerTag.objects.filter(customer_id__in=ids).values_list(
-        "customer_id", "tag_id"
-    ):
+    for customer_id, tag_id in links_of.values_list("customer_id", "tag_id"):
         tags_of[customer_id].add(tag_id)
+    manual_of = manual_tag_ids(links_of)
     now = timezone.now()
     changed, links = [], []
     for customer in customers:
         fields = [name for name, value in set_fields.items() if getattr(customer, name) != value]
-        to_add = [tag for tag in added if tag.pk not in tags_of[customer.pk]]
+        # As one by one (customer_tags_add): a tag a rule had set changes, made manual.
+        to_add = [tag for tag in added if tag.pk not in manual_of[customer.pk]]
         to_remove = {tag.pk for tag in removed} & tags_of[customer.pk]
         if not (fields or to_add or to_remove):
             continue
@@ -103,10 +105,16 @@ def _apply_batch(customers: list[Customer], *, set_fields, added, removed) -> li
             setattr(customer, name, set_fields[name])
         customer.updated_at = now
         changed.append(customer)
-        links += [CustomerTag(customer=customer, tag=tag) for tag in to_add]
+        links += [
+            CustomerTag(customer=customer, tag=tag)
+            for tag in to_add
+            if tag.pk not in tags_of[customer.pk]
+        ]
     changed_ids = [customer.pk for customer in changed]
     Customer.objects.bulk_update(changed, [*set_fields, "updated_at"], batch_size=1000)
     CustomerTag.objects.bulk_create(links, batch_size=1000)
+    if added:
+        make_manual(CustomerTag.objects.filter(customer_id__in=changed_ids, tag__in=added))
     if removed:
         CustomerTag.objects.filter(customer_id__in=changed_ids, tag__in=removed).delete()
     return changed

@@ -8,7 +8,9 @@ change the rule's condition. Each change is one history record of the customer (
 they now are, through the relation as customer_update writes them) and one audit event.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -19,17 +21,32 @@ from customers.services.records import check_may_tag
 from customers.services.tags import tags_get_or_create
 
 
+def manual_tag_ids(links) -> dict[int, set[int]]:
+    """The ids of the tags each customer of `links` (CustomerTag rows) carries as manual ones:
+    a tag staff add that is not among them changes the customer, added or made manual."""
+    manual = defaultdict(set)
+    for customer_id, tag_id in links.filter(source=TagSource.MANUAL).values_list(
+        "customer_id", "tag_id"
+    ):
+        manual[customer_id].add(tag_id)
+    return manual
+
+
+def make_manual(links) -> int:
+    """Staff adding a tag a rule had set confirm it: the links become manual (confidence 1,
+    no rule), and no rule removes them then. Returns how many changed."""
+    return links.exclude(source=TagSource.MANUAL).update(
+        source=TagSource.MANUAL, confidence=Decimal(1), rule_id=None
+    )
+
+
 def customer_tags_add(*, customer: Customer, actor, names: Iterable[str]) -> list[str]:
     """Give `customer` these tags as manual ones, creating unknown tags (which needs
     customers.add_tag). Returns the names that changed: added, or made manual."""
     check_may_tag(actor)
     with transaction.atomic():
         tags = tags_get_or_create(names, actor=actor)
-        manual = set(
-            CustomerTag.objects.filter(
-                customer=customer, tag__in=tags, source=TagSource.MANUAL
-            ).values_list("tag_id", flat=True)
-        )
+        manual = manual_tag_ids(CustomerTag.objects.filter(customer=customer))[customer.pk]
         wanted = [tag for tag in tags if tag.pk not in manual]
         if not wanted:
             return []

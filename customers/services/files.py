@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +27,8 @@ from customers.pii_access import can_reveal
 
 # Downloads of files other staff members wrote (managers): without it, only one's own.
 DOWNLOAD_ANY_PERMISSION = "customers.download_any_file"
+# Who may list every export may learn that one exists, and is told 403 rather than 404.
+VIEW_EXPORTS_PERMISSION = "customers.view_exportrecord"
 UPLOADS = "imports/uploads"
 PURGE_JOB = "customers.purge_expired_files"
 
@@ -62,18 +65,23 @@ def may_download_error_file(user, record: ImportRecord) -> bool:
 
 
 def download_export(user, record: ExportRecord) -> Download:
-    """The export's file for `user`: raises NotAllowed (403), NoFile (404) or FileExpired (410);
-    audits the download."""
+    """The export's file for `user`: raises NotFound (404) to whom may neither download nor list
+    it, NotAllowed (403), NoFile (404) or FileExpired (410); audits the download."""
     if not may_download_export(user, record):
+        if record.actor_id != user.pk and not user.has_perm(VIEW_EXPORTS_PERMISSION):
+            # Who may not even list it learns nothing of it, as GET /exports/{id} answers.
+            raise NotFound(_("No export with this id."))
         raise NotAllowed(_("You may not download this export."))
     if record.status != JobStatus.DONE:
         raise NoFile()
-    _check_kept(record.file, record.expires_at, _("Export again to get a new file."))
+    again = _("Export again to get a new file.")
+    _check_kept(record.file, record.expires_at, again)
+    opened = _open(record.file.name, again)
     _audit_download(user, record, kind="export", masked=record.masked)
     return Download(
         filename=Path(record.file.name).name,
         content_type=CONTENT_TYPES[record.format],
-        stored_name=record.file.name,
+        file=opened,
     )
 
 
@@ -84,15 +92,21 @@ def download_error_file(user, record: ImportRecord) -> Download:
         raise NotAllowed(_("You may not download the errors of this import."))
     if not record.error_file and record.expires_at is None:
         raise NoFile(_("This import has no rows with errors."))
-    _check_kept(record.error_file, record.expires_at, _("Import the file again to get them."))
+    again = _("Import the file again to get them.")
+    _check_kept(record.error_file, record.expires_at, again)
     name = record.error_file.name
     masked = not can_reveal(user)
-    _audit_download(user, record, kind="import_errors", masked=masked)
     content_type = CONTENT_TYPES["xlsx" if name.endswith(".xlsx") else "csv"]
     if not masked:
-        return Download(Path(name).name, content_type, stored_name=name)
-    with plain_copy(name, suffix=Path(name).suffix) as path:
-        content = masked_error_file(path, name, record.options.get("mapping", {}))
+        opened = _open(name, again)
+        _audit_download(user, record, kind="import_errors", masked=masked)
+        return Download(Path(name).name, content_type, file=opened)
+    try:
+        with plain_copy(name, suffix=Path(name).suffix) as path:
+            content = masked_error_file(path, name, record.options.get("mapping", {}))
+    except FileNotFoundError:
+        raise NoFile(_("This file is missing. %(again)s") % {"again": again}) from None
+    _audit_download(user, record, kind="import_errors", masked=masked)
     return Download(Path(name).name, content_type, content=content)
 
 
@@ -101,15 +115,26 @@ def is_expired(expires_at: datetime | None) -> bool:
 
 
 def _check_kept(file, expires_at, again) -> None:
-    if file and not is_expired(expires_at):
-        return
-    if expires_at is None:
-        raise NoFile()
     # Refused from the moment of expiry, whether or not the nightly purge has run yet.
-    raise FileExpired(
-        _("This file expired on %(when)s and was deleted. %(again)s")
-        % {"when": date_format(timezone.localtime(expires_at), "DATETIME_FORMAT"), "again": again}
-    )
+    if is_expired(expires_at):
+        raise FileExpired(
+            _("This file expired on %(when)s and was deleted. %(again)s")
+            % {
+                "when": date_format(timezone.localtime(expires_at), "DATETIME_FORMAT"),
+                "again": again,
+            }
+        )
+    if not file:
+        raise NoFile(_("This file is missing. %(again)s") % {"again": again})
+
+
+def _open(name: str, again) -> File:
+    """The stored file, opened before the download is audited: a file gone from the disk is
+    the "no file" 404, and no download event for a file nobody got."""
+    try:
+        return encrypted_storage().open(name)
+    except FileNotFoundError:
+        raise NoFile(_("This file is missing. %(again)s") % {"again": again}) from None
 
 
 def _audit_download(user, record, *, kind: str, masked: bool) -> None:

@@ -45,6 +45,7 @@ from customers.services.records import DuplicatePhone, customer_create
 
 SUPPORTED_CURRENCIES = {"CNY"}
 IDEMPOTENCY_CONSTRAINT = "order_source_external_id_unique"
+REFUND_KEY_CONSTRAINT = "customers_refund_idempotency_key_key"
 CHANNEL_SOURCES = {
     OrderChannel.DINE_IN: CustomerSource.DINE_IN,
     OrderChannel.TAKEAWAY: CustomerSource.TAKEAWAY,
@@ -199,7 +200,10 @@ def refund_order(
     amount = Decimal(amount)
     if amount <= 0:
         raise ValidationError({"amount": [_("A refund must be more than 0.")]})
-    request_fingerprint = fingerprint(order=order.pk, amount=amount, reason=reason)
+    # "10" and "10.00", or a reason with stray spaces, are the same request retried.
+    request_fingerprint = fingerprint(
+        order=order.pk, amount=amount.quantize(Decimal("0.01")), reason=reason.strip()
+    )
     with transaction.atomic():
         # The customer first, then the order, as in record_order: one lock order, no deadlock.
         Customer.objects.select_for_update().filter(pk=order.customer_id).values_list("pk").get()
@@ -217,14 +221,22 @@ def refund_order(
         order.refunded_amount += amount
         order.status = OrderStatus.REFUNDED if full else OrderStatus.PARTIALLY_REFUNDED
         order.save(update_fields=["refunded_amount", "status"])
-        refund = Refund.objects.create(
-            order=order,
-            amount=amount,
-            reason=reason,
-            actor=actor,
-            idempotency_key=idempotency_key,
-            request_fingerprint=request_fingerprint,
-        )
+        try:
+            with transaction.atomic():
+                refund = Refund.objects.create(
+                    order=order,
+                    amount=amount,
+                    reason=reason,
+                    actor=actor,
+                    idempotency_key=idempotency_key,
+                    request_fingerprint=request_fingerprint,
+                )
+        except IntegrityError as error:
+            # Refunds of one customer queue on its lock, so a key taken meanwhile was taken by
+            # a refund of another customer's order: a different request.
+            if violated_constraint(error) == REFUND_KEY_CONSTRAINT:
+                raise IdempotencyKeyReused() from error
+            raise
         removed = 1 if full else 0
         Customer.objects.filter(pk=order.customer_id).update(
             order_count=F("order_count") - removed,

@@ -91,6 +91,49 @@ def test_adding_a_rule_set_tag_makes_it_manual(api_client, marketer, make_custom
     assert (link.source, link.confidence, link.rule_id) == ("manual", 1, None)
 
 
+def test_a_batch_add_makes_a_rule_set_tag_manual_as_one_by_one(manager, make_customer):
+    from customers.services import customers_batch_update
+
+    ruled, plain = make_customer(), make_customer()
+    tag = Tag.objects.create(name="大客户")
+    CustomerTag.objects.create(
+        customer=ruled, tag=tag, source=TagSource.RULE, confidence=Decimal("0.5"), rule_id=7
+    )
+
+    changed = customers_batch_update(
+        actor=manager,
+        customers=Customer.objects.filter(pk__in=[ruled.pk, plain.pk]),
+        set_fields={},
+        add_tags=["大客户"],
+    )
+
+    assert changed == 2
+    links = CustomerTag.objects.filter(tag=tag).order_by("customer_id")
+    assert [(link.source, link.confidence, link.rule_id) for link in links] == [
+        ("manual", 1, None),
+        ("manual", 1, None),
+    ]
+    assert ruled.history.first().tags.get().source == "manual"
+
+
+@pytest.mark.parametrize("erased", [False, True])
+def test_the_tags_of_an_archived_or_erased_customer_do_not_change(
+    api_client, manager, make_customer, erased
+):
+    from customers.services.archive import customer_erase
+
+    customer = make_customer(tags=["常客"])
+    if erased:
+        customer_erase(customer=customer, actor=manager, reason="privacy request")
+    else:
+        Customer.objects.filter(pk=customer.pk).update(status="archived")
+    client = api_client(manager)
+
+    assert client.post(url(customer), {"tags": ["新"]}, format="json").status_code == 404
+    assert client.delete(f"{url(customer)}?tags=常客").status_code == 404
+    assert not Tag.objects.filter(name="新").exists()
+
+
 def test_finance_may_read_but_not_change_tags(api_client, make_user, make_customer):
     customer = make_customer(tags=["常客"])
     client = api_client(make_user("fin", roles=["finance"]))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.urls import reverse
@@ -155,6 +156,24 @@ def test_the_export_file_is_encrypted_at_rest_and_each_download_audited(
     assert events.first().summary == {"file": "export", "masked": True, "owner": manager.pk}
 
 
+def test_the_download_permission_decides_without_the_permission_to_list_exports(
+    api_client, manager, make_user, make_customer
+):
+    make_customer()
+    record = export(api_client(manager))
+    downloader = make_user("downloader")
+    downloader.user_permissions.add(Permission.objects.get(codename="download_any_file"))
+    url = f"/api/v1/exports/{record.pk}/download"
+
+    assert not downloader.has_perm("customers.view_exportrecord")
+    assert api_client(downloader).get(url).status_code == 200
+    assert api_client(make_user("other")).get(url).status_code == 404
+    lister = make_user("lister")
+    lister.user_permissions.add(Permission.objects.get(codename="view_exportrecord"))
+    assert api_client(lister).get(url).status_code == 403
+    assert api_client(downloader).get("/api/v1/exports/999999/download").status_code == 404
+
+
 def test_an_expired_export_answers_410_before_and_after_the_purge(
     api_client, manager, make_customer
 ):
@@ -175,6 +194,51 @@ def test_an_expired_export_answers_410_before_and_after_the_purge(
         assert error["code"] == "file_expired" and "Export again" in error["message"]
     assert client.get(f"/api/v1/exports/{record.pk}").json()["data"]["downloadUrl"] is None
     assert not AuditEvent.objects.filter(action="download").exists()
+
+
+def test_a_done_export_without_its_file_is_404_not_expired(api_client, manager):
+    record = ExportRecord.objects.create(
+        actor=manager,
+        format="csv",
+        fields=["name"],
+        status="done",
+        expires_at=timezone.now() + timedelta(days=3),
+    )
+
+    response = api_client(manager).get(f"/api/v1/exports/{record.pk}/download")
+
+    assert response.status_code == 404
+    assert "expired" not in response.json()["error"]["message"]
+
+
+def test_a_file_gone_from_the_disk_is_404_and_no_download_is_audited(
+    api_client, manager, make_customer
+):
+    make_customer()
+    record = export(api_client(manager))
+    os.remove(record.file.path)
+
+    response = api_client(manager).get(f"/api/v1/exports/{record.pk}/download")
+
+    assert response.status_code == 404
+    assert not AuditEvent.objects.filter(action="download").exists()
+
+
+def test_a_customer_pdf_whose_record_fails_leaves_no_file(manager, make_customer, monkeypatch):
+    from customers.exports import service
+
+    customer = make_customer()
+
+    def fail(**kwargs):
+        raise RuntimeError("audit down")
+
+    monkeypatch.setattr(service, "record_event", fail)
+    with pytest.raises(RuntimeError):
+        service.export_customer_pdf(actor=manager, customer_id=customer.pk)
+
+    media = Path(file_vault.encrypted_storage().location)
+    assert not [path for path in media.rglob("*") if path.is_file()]
+    assert not ExportRecord.objects.exists()
 
 
 def test_the_admin_sends_an_expired_download_back_with_the_reason(client, manager, make_customer):

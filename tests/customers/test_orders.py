@@ -1,11 +1,14 @@
 """Orders (issue 4): recording from the POS, idempotency, concurrency, refunds and the lists."""
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
 
+from crm.idempotency import IdempotencyKeyReused
 from customers import hooks
 from customers.models import Customer, Order, OrderItem, OrderStatus
 from customers.services.orders import record_order, refund_order
@@ -255,6 +258,23 @@ class TestRefund:
         assert order.refunds.count() == 1
         assert Customer.objects.get().total_spent == Decimal("148.00")
 
+    def test_a_retry_may_spell_the_amount_and_reason_differently(self):
+        order, *_ = service_order("A", amount="100")
+
+        refund_order(
+            order=order, amount=Decimal("10"), reason="菜品问题", actor=None, idempotency_key="k"
+        )
+        refund_order(
+            order=order,
+            amount=Decimal("10.00"),
+            reason=" 菜品问题 ",
+            actor=None,
+            idempotency_key="k",
+        )
+
+        assert order.refunds.count() == 1
+        assert Customer.objects.get().total_spent == Decimal("90.00")
+
     def test_marketing_cannot_refund(self, api_client, marketer):
         order, *_ = service_order("A")
 
@@ -376,3 +396,51 @@ class TestConcurrency:
         assert {result[0] for result in results} == {Order.objects.get().pk}
         assert sum(1 for result in results if result[3]) == 1
         assert Customer.objects.get().order_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_idempotency_key_on_refunds_of_two_customers_at_once_is_a_conflict():
+    first, *_ = service_order("A", phone="13800138000")
+    second, *_ = service_order("B", phone="13900139000")
+    inserted = threading.Event()
+
+    def hold_the_key():
+        # Refunds of different customers do not queue on one lock: the second sees no refund
+        # with the key yet and meets the first only at the unique index.
+        try:
+            with transaction.atomic():
+                refund_order(order=first, amount=Decimal("1"), actor=None, idempotency_key="k")
+                inserted.set()
+                _wait_for_a_blocked_query()
+        finally:
+            connection.close()
+
+    def reuse_the_key():
+        inserted.wait(5)
+        try:
+            refund_order(order=second, amount=Decimal("2"), actor=None, idempotency_key="k")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        holder = pool.submit(hold_the_key)
+        reuser = pool.submit(reuse_the_key)
+        holder.result()
+        with pytest.raises(IdempotencyKeyReused):
+            reuser.result()
+
+    assert second.refunds.count() == 0
+    assert Customer.objects.get(pk=second.customer_id).total_spent == Decimal("100.00")
+
+
+def _wait_for_a_blocked_query(timeout=5.0):
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
