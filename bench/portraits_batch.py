@@ -94,6 +94,8 @@ def _generate_events() -> dict:
         cursor.execute("SELECT max(id) FROM customers_customer")
         (high,) = cursor.fetchone()
         # One in five customers browses: 5M events over 200k customers, sessions of ~5 events.
+        # Each is received when it happened, as a live app sends them: the incremental rebuild
+        # must not take the whole history for new.
         cursor.execute(
             """
             INSERT INTO profiles_behaviourevent
@@ -107,7 +109,8 @@ def _generate_events() -> dict:
                    (ARRAY['宫保鸡丁','水煮鱼','小笼包','白切鸡','麻婆豆腐'])[1 + n %% 5],
                    (ARRAY['川菜','粤菜','淮扬菜'])[1 + n %% 3],
                    'bench-' || (n / 5), 10 + n %% 120,
-                   now() - (n %% 86400000) * interval '60 milliseconds', now(), '203.0.113.0/24'
+                   now() - (n %% 86400000) * interval '60 milliseconds',
+                   now() - (n %% 86400000) * interval '60 milliseconds', '203.0.113.0/24'
             FROM (SELECT n, abs(hashtext(n::text)) AS hashint
                   FROM generate_series(1, %(wanted)s) AS n) AS numbers
             """.replace("%(browsers)s", str(max(1, high // 5))),

@@ -454,8 +454,9 @@ def test_interactions_tab_shows_the_latest_fifty_and_links_to_all(
     )
     client.force_login(agent)
 
-    # 16 + the membership tab's 6 (tests/membership/test_admin_customer_panel.py).
-    with django_assert_max_num_queries(16 + 6):
+    # 16 + the membership tab's 6 (tests/membership/test_admin_customer_panel.py) + the
+    # portrait tab's 4 (tests/profiles/test_portrait_admin.py).
+    with django_assert_max_num_queries(16 + 6 + 4):
         page = customer_page(client, customer)
 
     assert "记录54" in page and "记录05" in page and "记录04" not in page
