@@ -208,7 +208,7 @@ class CustomerPortraitView(GenericAPIView):
         query.is_valid(raise_exception=True)
         days = query.validated_data["days"]
         register_read(customer_ids=[customer.pk])
-        return Response(portrait_data(customer, days=days))
+        return Response(PortraitSerializer(portrait_data(customer, days=days)).data)
 
     @extend_schema(
         summary="Set the occupation or income staff know (spec 支持手动标注)",
@@ -226,7 +226,7 @@ class CustomerPortraitView(GenericAPIView):
         fields = {"occupation": "occupation_manual", "income": "income_manual"}
         changes = {fields[key]: value for key, value in data.validated_data.items()}
         portrait_annotate(customer=customer, actor=request.user, changes=changes)
-        return Response(portrait_data(customer, days=90))
+        return Response(PortraitSerializer(portrait_data(customer, days=90)).data)
 
     def _customer(self, pk):
         return get_object_or_404(Customer.objects.filter(erased_at__isnull=True), pk=pk)

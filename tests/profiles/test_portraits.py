@@ -428,8 +428,10 @@ def test_the_profile_api_has_the_shape_of_spec_4_4(
     api_client, make_customer, marketer, django_assert_max_num_queries
 ):
     customer = make_customer(gender="male", birthday=date(1990, 1, 1))
+    today = timezone.localdate()
+    last_monday = today - timedelta(days=today.weekday() + 7)  # last week's weekdays: all past
     for day in range(5):
-        order(customer, at(MONDAY + timedelta(days=day), 12), "150.00")
+        order(customer, at(last_monday + timedelta(days=day), 12), "150.00")
     tag = Tag.objects.create(name="美食爱好者", weight=90)
     customer.tags.add(tag)
     refresh_portraits([customer.pk])  # as the order hook does once the order is committed
@@ -450,7 +452,11 @@ def test_the_profile_api_has_the_shape_of_spec_4_4(
     assert consumption["favoriteCategories"] == ["主食"]
     assert data["behaviorProfile"]["peakHours"] == ["12:00-13:00"]
     assert data["tags"] == ["美食爱好者"]
-    assert data["consumptionProfile"]["comparison"]["days"] == 90
+    comparison = data["consumptionProfile"]["comparison"]
+    assert set(comparison) == {"days", "current", "previousPeriod", "samePeriodLastYear"}
+    assert (comparison["current"]["orders"], comparison["current"]["spent"]) == (5, 750.0)
+    assert comparison["previousPeriod"]["orders"] == 0
+    assert data["basicProfile"]["incomeConfidence"] == 0.5
 
 
 def test_the_profile_api_checks_permissions_days_and_the_customer(
