@@ -10,17 +10,18 @@ class ProfilesConfig(AppConfig):
         # Profiles extends the core only through its registries (docs/architecture.md,
         # "Extension points"): the core never imports this app.
         from crm.roles import register_role_permissions
+        from customers.conditions import register_condition_field
         from customers.hooks import register_erasure_hook, register_order_hook
         from customers.panels import register_customer_panel
         from profiles.admin_panel import portrait_panel
+        from profiles.conditions import PORTRAIT_FIELDS
         from profiles.roles import PROFILES_ROLE_PERMISSIONS, VIEW
         from profiles.services import portraits
         from profiles.services.events import erase_customer_events
-        from profiles.services.tag_rules import on_order_recorded, on_order_refunded
 
         register_role_permissions(PROFILES_ROLE_PERMISSIONS)
-        register_order_hook("recorded", on_order_recorded)
-        register_order_hook("refunded", on_order_refunded)
+        for field in PORTRAIT_FIELDS:
+            register_condition_field(field)
         register_order_hook("recorded", portraits.on_order_recorded)
         register_order_hook("refunded", portraits.on_order_refunded)
         register_erasure_hook(erase_customer_events)

@@ -21,7 +21,7 @@ from crm.audit import valid_ip
 from crm.encryption import blind_index_candidates, blind_index_match
 from customers.models import Customer
 from profiles.models import BehaviourEvent, DeviceClass
-from profiles.services.portraits import refresh_portraits
+from profiles.services.portraits import refresh_customers
 
 MAX_BATCH = 500
 # The senders' clocks drift; an event stamped further ahead than this is refused.
@@ -80,9 +80,10 @@ def record_events(
         )
     BehaviourEvent.objects.bulk_create(rows)
     result.accepted = len(rows)
-    # The behaviour portrait follows at once (spec 实时更新行为画像), once the events are in.
+    # The behaviour portrait and the tags follow at once (spec 实时更新行为画像), once the events
+    # are in.
     customer_ids = {row.customer_id for row in rows}
-    transaction.on_commit(partial(refresh_portraits, customer_ids))
+    transaction.on_commit(partial(refresh_customers, customer_ids))
     return result
 
 

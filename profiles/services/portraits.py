@@ -1,7 +1,8 @@
 """Customer portraits (spec 2.4.1-2.4.3, 2.4.5, 4.4): computing, rebuilding and reading them.
 
-- `refresh_portraits(ids)`: the real-time update (spec 实时更新关键指标), run after an order, a
-  refund or a batch of events is committed, for the customers concerned.
+- `refresh_customers(ids)`: the real-time update (spec 实时更新关键指标), run after an order, a
+  refund or a batch of events is committed, for the customers concerned: their portraits, then
+  their tag rules.
 - `rebuild_portraits(full=...)`: the scheduled one (spec 定时更新完整画像), a JobRun: every customer
   (full) or only those with orders, refunds or events since the last run (incremental), in
   batches of customer ids, one statement per batch (profiles.services.portrait_sql).
@@ -25,6 +26,7 @@ from crm.models import JobRun
 from customers.models import Address, Customer, Order, OrderStatus, Refund
 from profiles.models import BehaviourEvent, CustomerProfile
 from profiles.services.portrait_sql import portrait_upsert_sql
+from profiles.services.tag_rules import apply_tag_rules_to_customers
 
 JOB_NAME = "profiles.rebuild_profiles"
 FULL_JOB_NAME = "profiles.rebuild_profiles_full"
@@ -119,13 +121,20 @@ def _changed_customers(since: datetime) -> set[int]:
     return set(orders.distinct()) | set(refunds.distinct()) | set(events.distinct())
 
 
+def refresh_customers(customer_ids) -> None:
+    """After an order, a refund or a batch of events is committed: the portraits first, then
+    the tag rules, whose conditions may read them (profiles.conditions)."""
+    refresh_portraits(customer_ids)
+    apply_tag_rules_to_customers(customer_ids)
+
+
 def on_order_recorded(*, order, customer) -> None:
-    """Order hook: the customer's spend, frequency, last visit and favourites at once."""
-    refresh_portraits([customer.pk])
+    """Order hook: the customer's spend, frequency, last visit, favourites and tags at once."""
+    refresh_customers([customer.pk])
 
 
 def on_order_refunded(*, order, refund) -> None:
-    refresh_portraits([order.customer_id])
+    refresh_customers([order.customer_id])
 
 
 def erase_customer_portrait(*, customer) -> None:

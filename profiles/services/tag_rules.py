@@ -31,10 +31,11 @@ def apply_tag_rules(*, rule_ids=None) -> dict:
     return run.counts
 
 
-def apply_tag_rules_to_customer(customer_id: int) -> dict:
-    """Re-evaluate every active rule for one customer (after an order): the same statements,
-    restricted to that customer's row."""
-    return _apply(rule_ids=None, customers=Customer.objects.filter(pk=customer_id))
+def apply_tag_rules_to_customers(customer_ids) -> dict:
+    """Re-evaluate every active rule for these customers (after an order, a refund or a batch
+    of events, once their portraits are refreshed): the same statements, restricted to their
+    rows."""
+    return _apply(rule_ids=None, customers=Customer.objects.filter(pk__in=list(customer_ids)))
 
 
 def _apply(*, rule_ids, customers: QuerySet | None) -> dict:
@@ -86,16 +87,6 @@ def _remove_orphans(customers: QuerySet | None) -> int:
     if customers is not None:
         orphans = orphans.filter(customer__in=customers.values("pk"))
     return orphans.delete()[0]
-
-
-def on_order_recorded(*, order, customer) -> None:
-    """Order hook (spec "re-evaluated on relevant changes"): an order changes the totals that
-    rules test, so the customer's rules are evaluated again once it is committed."""
-    apply_tag_rules_to_customer(customer.pk)
-
-
-def on_order_refunded(*, order, refund) -> None:
-    apply_tag_rules_to_customer(order.customer_id)
 
 
 def tag_rule_save(*, rule: TagRule, actor, changed: list[str] | None = None) -> TagRule:
