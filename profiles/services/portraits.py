@@ -59,15 +59,11 @@ def rebuild_portraits(*, full: bool = False, batch_size: int = BATCH_SIZE) -> Jo
     with job_run(FULL_JOB_NAME if since is None else JOB_NAME) as run:
         run.counts = {"type": "incremental" if since else "full", "since": _iso(since)}
         if since is None:
-            batches = _full_batches(batch_size)
+            customers, batches = _full_batches(batch_size)
         else:
-            batches = _changed_batches(since, batch_size)
-        customers = updated = count = 0
-        for where, params, size in batches:
-            updated += _upsert(where, params)
-            customers += size
-            count += 1
-        run.counts.update(customers=customers, updated=updated, batches=count)
+            customers, batches = _changed_batches(since, batch_size)
+        updated = sum(_upsert(where, params) for where, params in batches)
+        run.counts.update(customers=customers, updated=updated, batches=len(batches))
     return run
 
 
@@ -90,23 +86,27 @@ def _last_run_start() -> datetime | None:
     return last.started_at - OVERLAP if last else None
 
 
-def _full_batches(batch_size: int):
-    """Ranges of customer ids: each batch's orders are read through the customer index."""
+def _full_batches(batch_size: int) -> tuple[int, list]:
+    """The customers, and ranges of their ids: each batch's orders are read through the
+    customer index."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT min(id), max(id), count(*) FROM customers_customer")
-        low, high, _count = cursor.fetchone()
+        cursor.execute(
+            "SELECT min(id), max(id), count(*) FILTER (WHERE erased_at IS NULL) "
+            "FROM customers_customer"
+        )
+        low, high, count = cursor.fetchone()
     if low is None:
-        return
-    for start in range(low, high + 1, batch_size):
-        end = min(start + batch_size - 1, high)
-        yield "c.id BETWEEN %(low)s AND %(high)s", {"low": start, "high": end}, end - start + 1
+        return 0, []
+    where = "c.id BETWEEN %(low)s AND %(high)s"
+    starts = range(low, high + 1, batch_size)
+    return count, [(where, {"low": s, "high": min(s + batch_size - 1, high)}) for s in starts]
 
 
-def _changed_batches(since: datetime, batch_size: int):
+def _changed_batches(since: datetime, batch_size: int) -> tuple[int, list]:
     changed = sorted(_changed_customers(since))
-    for start in range(0, len(changed), batch_size):
-        ids = changed[start : start + batch_size]
-        yield "c.id = ANY(%(ids)s)", {"ids": ids}, len(ids)
+    starts = range(0, len(changed), batch_size)
+    batches = [("c.id = ANY(%(ids)s)", {"ids": changed[s : s + batch_size]}) for s in starts]
+    return len(changed), batches
 
 
 def _changed_customers(since: datetime) -> set[int]:
