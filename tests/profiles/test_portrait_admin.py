@@ -1,16 +1,12 @@
 """The customer page's Portrait tab and the screen where staff set occupation and income."""
 
-from datetime import date, datetime, timedelta
-from decimal import Decimal
-
 import pytest
 from django.contrib.auth.models import Permission
-from django.utils import timezone
 
 from crm.models import AuditEvent
-from customers.services.orders import record_order
 from profiles.models import CustomerProfile
 from profiles.services.portraits import refresh_portraits
+from tests.profiles.conftest import weekday_lunch
 
 pytestmark = pytest.mark.django_db
 
@@ -18,21 +14,8 @@ TAB = '<button type="button" role="tab" id="crm-tab-portrait"'
 
 
 def lunches(customer, count=4):
-    monday = date(2026, 11, 2)
     for day in range(count):
-        placed = timezone.make_aware(
-            datetime.combine(monday + timedelta(days=day), datetime.min.time())
-        )
-        record_order(
-            actor=None,
-            source="pos",
-            external_id=f"L-{customer.pk}-{day}",
-            placed_at=placed + timedelta(hours=12),
-            amount=Decimal("45.00"),
-            items=[{"dish": "牛肉面", "category": "面食", "quantity": 1, "price": "45.00"}],
-            customer_id=customer.pk,
-            payment_method="wechat_pay",
-        )
+        weekday_lunch(customer, day, dish="牛肉面", category="面食", payment_method="wechat_pay")
     refresh_portraits([customer.pk])
 
 

@@ -2,36 +2,15 @@
 name occupation, income, frequency, preferred channel, favourite category and dish; a rule on
 them follows the portrait after orders and events."""
 
-from datetime import date, datetime, timedelta
-from decimal import Decimal
-
 import pytest
-from django.utils import timezone
 
 from customers.conditions import compile_condition
 from customers.models import Customer, CustomerTag
-from customers.services.orders import record_order
 from profiles.models import CustomerProfile
 from profiles.services.portraits import portrait_annotate, refresh_portraits
+from tests.profiles.conftest import weekday_lunch
 
 pytestmark = pytest.mark.django_db
-
-MONDAY = date(2026, 11, 2)
-
-
-def lunch(customer, day, category="川菜"):
-    placed = timezone.make_aware(
-        datetime.combine(MONDAY + timedelta(days=day), datetime.min.time())
-    )
-    record_order(
-        actor=None,
-        source="pos",
-        external_id=f"C-{customer.pk}-{day}-{category}",
-        placed_at=placed + timedelta(hours=12),
-        amount=Decimal("45.00"),
-        items=[{"dish": "水煮鱼", "category": category, "quantity": 1, "price": "45.00"}],
-        customer_id=customer.pk,
-    )
 
 
 def condition(field, operator, value):
@@ -57,8 +36,8 @@ def guests(make_customer):
         make_customer(name="丙"),
     )
     for day in range(4):
-        lunch(office, day)
-    lunch(other, 0, category="粤菜")
+        weekday_lunch(office, day)
+    weekday_lunch(other, 0, category="粤菜")
     refresh_portraits([office.pk, other.pk])  # nobody has no portrait row at all
     return office, other, nobody
 
@@ -102,7 +81,7 @@ def test_a_rule_on_the_portrait_tags_after_the_order_that_changes_it(
     make_rule("白领午餐", condition("occupation", "eq", "white_collar"))
     with django_capture_on_commit_callbacks(execute=True):
         for day in range(3):
-            lunch(customer, day)
+            weekday_lunch(customer, day)
     assert CustomerTag.objects.filter(customer=customer, tag__name="白领午餐").exists()
 
 
